@@ -1,0 +1,34 @@
+# Quick start: `make demo`, `make test`. Both set up .venv from nothing but Python.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint fixtures bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@echo '$$ kerasfix diagnose fixtures/seed/lstm/model.keras fixtures/seed/lstm/x.npy'
+	@$(BIN)/kerasfix diagnose fixtures/seed/lstm/model.keras fixtures/seed/lstm/x.npy
+
+lint: $(STAMP)
+	$(BIN)/ruff check kerasfix tests fixtures bench
+	$(BIN)/ruff format --check kerasfix tests fixtures bench
+	$(BIN)/mypy
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+fixtures: $(STAMP)
+	$(BIN)/python fixtures/make_fixtures.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/startup.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from kerasfix.cli import main
+
+main()

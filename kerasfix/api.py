@@ -1,0 +1,213 @@
+"""The library behind the CLI: it never prints and never exits."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext
+from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
+from kerasfix.errors import NoDataReadError, UsageError
+from kerasfix.findings import FileResult, Finding, Report
+from kerasfix.loaders import ArrayRef, DataFile, discover, read_data_file
+from kerasfix.loaders.keys import Group, is_label_stem, label_sibling, map_arrays
+from kerasfix.model import ModelContract, load_contract
+from kerasfix.options import DiagnoseOptions
+
+
+def inspect_model(model_path: str) -> ModelContract:
+    """The model's data contract (raises ModelReadError for anything that is not a model)."""
+    return load_contract(model_path)
+
+
+def validate_codes(tokens: Iterable[str]) -> None:
+    for token in tokens:
+        if not any(rule.matches(token) for rule in RULES.values()):
+            raise UsageError(f"--select/--ignore: {token!r} names no rule (see `kerasfix rules`)")
+
+
+def _selected(finding: Finding, options: DiagnoseOptions) -> bool:
+    rule = RULES[finding.code]
+    if options.select and not any(rule.matches(t) for t in options.select):
+        return False
+    return not any(rule.matches(t) for t in options.ignore)
+
+
+def diagnose(model_path: str, data_paths: list[str], options: DiagnoseOptions) -> Report:
+    """Check every DATA file against MODEL's contract; bad files become KF001 results."""
+    validate_codes((*options.select, *options.ignore))
+    contract = load_contract(model_path)
+    results: list[FileResult] = []
+
+    model_result = FileResult(path=model_path, role="model")
+    for check in CHECKS:
+        if check.scope == "model":
+            model_result.findings.extend(check.run(ModelContext(contract, options)))
+    results.append(model_result)
+
+    label_file = _read_label_file(options)
+    paths = list(discover(data_paths))
+    consumed = {os.path.realpath(options.y_file)} if options.y_file else set()
+    siblings: dict[str, str] = {}
+    if label_file is None:
+        for path in paths:
+            sibling = label_sibling(path) if path.lower().endswith(".npy") else None
+            if sibling is not None:
+                siblings[path] = sibling
+                consumed.add(os.path.realpath(sibling))
+    files = 0
+    readable = 0
+    unreadable_reasons: list[tuple[str, str]] = []
+    for path in paths:
+        if os.path.realpath(path) in consumed:
+            continue
+        file = read_data_file(path, options.allow_pickle)
+        files += 1
+        if file.error is not None:
+            unreadable_reasons.append((path, file.error))
+            results.append(
+                FileResult(path=path, role="file", findings=[UnreadableData.for_reason(file.error)])
+            )
+            continue
+        readable += 1
+        labels = label_file
+        if path in siblings:
+            labels = read_data_file(siblings[path], options.allow_pickle)
+            if labels.error is not None:
+                results.append(
+                    FileResult(
+                        path=siblings[path],
+                        role="file",
+                        findings=[UnreadableData.for_reason(labels.error)],
+                    )
+                )
+        results.extend(_check_file(contract, options, file, labels))
+
+    if data_paths and files and not readable:
+        raise NoDataReadError(
+            "no DATA could be read: "
+            + "; ".join(f"{path}: {reason}" for path, reason in unreadable_reasons)
+        )
+    results = _merge(results)
+    for result in results:
+        result.findings = [f for f in result.findings if _selected(f, options)]
+    results = [r for r in results if r.role != "model" or r.findings]
+    report = Report(
+        model_path=model_path,
+        model=contract.to_dict(),
+        results=results,
+        # Every data file the run looked at: x files, their label siblings, --y-file.
+        files=len({r.path for r in results if r.role != "model"}),
+        readable_files=readable,
+    )
+    report.sort()
+    return report
+
+
+def _merge(results: list[FileResult]) -> list[FileResult]:
+    """One result per array: a --y-file shared by several x files is reported once."""
+    merged: dict[tuple[str, str | None, str], FileResult] = {}
+    for result in results:
+        key = (result.path, result.key, result.role)
+        if key in merged:
+            seen = merged[key]
+            seen.findings.extend(f for f in result.findings if f not in seen.findings)
+        else:
+            merged[key] = result
+    return list(merged.values())
+
+
+def _read_label_file(options: DiagnoseOptions) -> DataFile | None:
+    if options.y_file is None:
+        return None
+    labels = read_data_file(options.y_file, options.allow_pickle)
+    if labels.error is not None:
+        raise UsageError(f"--y-file {options.y_file}: {labels.error}")
+    return labels
+
+
+def _check_file(
+    contract: ModelContract,
+    options: DiagnoseOptions,
+    file: DataFile,
+    labels: DataFile | None,
+) -> list[FileResult]:
+    group = map_arrays(file, contract, options.keys)
+    if labels is not None and labels.error is None and not group.y:
+        label_group = map_arrays(labels, contract, options.keys)
+        group.y = label_group.y or _single_label(labels, contract)
+    results: list[FileResult] = []
+    label_file = file.format == "npy" and is_label_stem(file.path) and not options.keys.x
+    if label_file and len(contract.outputs) == 1:
+        # A lone y.npy: labels, not an input.
+        ref = next(iter(file.arrays.values()))
+        group = Group(path=file.path, y={contract.outputs[0].name: ref})
+    if not group.x and not group.y:
+        keys = ", ".join(repr(k) for k in sorted(file.arrays)) or "none"
+        wanted = ", ".join(repr(i.name) for i in contract.inputs)
+        results.append(
+            FileResult(
+                path=file.path,
+                role="file",
+                findings=[
+                    NoMatchingArray.finding(
+                        what=f"no array maps to the model's inputs ({wanted}); "
+                        f"the file holds {keys}",
+                        why="kerasfix cannot tell which array is the input and which the labels",
+                        fix="name them: --x KEY (or --x input_name=KEY) and --y KEY",
+                        expected=[i.name for i in contract.inputs],
+                        received=sorted(file.arrays),
+                    )
+                ],
+            )
+        )
+        return results
+    by_key: dict[tuple[str, str | None], FileResult] = {}
+    for name, ref in group.x.items():
+        inp = contract.input_named(name)
+        result = FileResult(
+            path=ref.path, key=ref.key, role="x", input=name, shape=ref.shape, dtype=ref.dtype
+        )
+        if inp is not None:
+            for check in CHECKS:
+                if check.scope == "input":
+                    result.findings.extend(check.run(InputContext(contract, options, ref, inp)))
+        by_key[(ref.path, ref.key)] = result
+    for name, ref in group.y.items():
+        by_key.setdefault(
+            (ref.path, ref.key),
+            FileResult(
+                path=ref.path, key=ref.key, role="y", output=name, shape=ref.shape, dtype=ref.dtype
+            ),
+        )
+    if group.sample_weight is not None:
+        ref = group.sample_weight
+        by_key.setdefault(
+            (ref.path, ref.key),
+            FileResult(
+                path=ref.path, key=ref.key, role="sample_weight", shape=ref.shape, dtype=ref.dtype
+            ),
+        )
+    anchor = next(iter(by_key.values()))
+    for check in CHECKS:
+        if check.scope == "group":
+            anchor.findings.extend(check.run(GroupContext(contract, options, group)))
+    results.extend(by_key.values())
+    if missing := [i.name for i in contract.inputs if i.name not in group.x and group.x]:
+        anchor.findings.append(
+            NoMatchingArray.finding(
+                what=f"no array feeds input(s) {', '.join(map(repr, missing))}; the file holds "
+                + ", ".join(repr(k) for k in sorted(file.arrays)),
+                why="a multi-input model needs an array for every input",
+                fix="name them: --x input_name=KEY for each input",
+                expected=[i.name for i in contract.inputs],
+                received=sorted(file.arrays),
+            )
+        )
+    return results
+
+
+def _single_label(labels: DataFile, contract: ModelContract) -> dict[str, ArrayRef]:
+    if len(labels.arrays) == 1 and len(contract.outputs) == 1:
+        return {contract.outputs[0].name: next(iter(labels.arrays.values()))}
+    return {}

@@ -1,0 +1,234 @@
+"""KF3xx: sample counts and batch sizes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kerasfix.checks.base import Check, GroupContext, ModelContext, Rule
+from kerasfix.findings import Applicability, Finding, Severity
+from kerasfix.model.contract import format_shape
+
+
+class CardinalityMismatch(Rule):
+    """
+    ## What it does
+    Reports inputs, labels or sample weights that one training call takes together but that
+    hold different numbers of samples (their first axes differ).
+
+    ## Why it matters
+    Keras fails with `Data cardinality is ambiguous. Make sure all arrays contain the same
+    number of samples. 'x' sizes: 8 'y' sizes: 6`, and only after the model has been built;
+    a multi-input model may pair the wrong rows without a word where a pipeline trims silently.
+
+    ## Example
+    `train.npz` with `x` of 1000 rows and `y` of 999 after an off-by-one in a split.
+
+    ## Fix safety
+    Unsafe: truncating to the shortest drops samples, and is only right if the rows that
+    remain still pair up; usually the export itself is wrong.
+    """
+
+    code = "KF301"
+    name = "cardinality-mismatch"
+    severity = Severity.ERROR
+    repair = "unsafe: truncate to the shortest"
+    applicability = Applicability.UNSAFE
+    trigger = "inputs, labels or sample weights differ in sample count"
+
+
+class BatchRemainder(Rule):
+    """
+    ## What it does
+    Reports a sample count that the model's fixed batch size (a stateful RNN, or an input
+    `batch_shape` with a number) does not divide.
+
+    ## Why it matters
+    The last, partial batch breaks training: Keras 3 fails with the cryptic
+    `Incompatible shapes: [2,16] vs. [4,16]`, Keras 2 with `In a stateful network, you should
+    only pass inputs with a number of samples that can be divided by the batch size`.
+
+    ## Example
+    A stateful `LSTM` with `batch_shape=(4, 10, 1)` and 10 samples.
+
+    ## Fix safety
+    Unsafe for a stateful model: drop the remainder (samples are lost). Safe for a model that
+    is not stateful: make its batch size None.
+    """
+
+    code = "KF302"
+    name = "batch-remainder"
+    severity = Severity.ERROR
+    repair = "unsafe: drop the remainder; safe (non-stateful): patch the batch size to None"
+    applicability = Applicability.UNSAFE
+    trigger = "a fixed batch size does not divide the sample count"
+
+
+class BatchLargerThanData(Rule):
+    """
+    ## What it does
+    Reports a batch size (`--batch-size`, or the model's own fixed one) larger than the number
+    of samples, where the model fixes its batch size.
+
+    ## Why it matters
+    A fixed-batch model cannot take a smaller batch, so not one full batch exists: training
+    fails on its first step.
+
+    ## Example
+    A stateful model with `batch_shape=(64, 10, 1)` and a validation file of 50 samples.
+
+    ## Fix safety
+    No automatic fix: gather more samples, or use a smaller fixed batch size.
+    """
+
+    code = "KF303"
+    name = "batch-larger-than-data"
+    severity = Severity.ERROR
+    repair = "none"
+    applicability = Applicability.NONE
+    trigger = "--batch-size exceeds the samples and the batch size is fixed"
+
+
+class FixedBatchSize(Rule):
+    """
+    ## What it does
+    Reports a model that is not stateful but fixes its batch size in an input's
+    `batch_shape` (Keras 2's `batch_input_shape`).
+
+    ## Why it matters
+    It works only as long as every batch has exactly that size: the last batch of an epoch,
+    `validation_split`, `predict` on one sample and serving all break.
+
+    ## Example
+    `Input(batch_shape=(32, 10))` in a plain Dense model.
+
+    ## Fix safety
+    Safe: make the batch size None; no weight depends on it.
+    """
+
+    code = "KF304"
+    name = "fixed-batch-size"
+    severity = Severity.WARNING
+    repair = "safe: patch the batch size to None"
+    applicability = Applicability.SAFE
+    trigger = "a non-stateful model fixes its batch size"
+
+
+def check_fixed_batch_size(ctx: ModelContext) -> Iterator[Finding]:
+    contract = ctx.contract
+    if contract.stateful:
+        return
+    for inp in contract.inputs:
+        if inp.batch_size is not None:
+            yield FixedBatchSize.finding(
+                what=f"input '{inp.name}' fixes batch_shape={format_shape(inp.batch_shape)} "
+                "in a model with no stateful layer",
+                why="every batch must then have exactly "
+                f"{inp.batch_size} samples: the last batch, validation and predict break",
+                fix="make the batch size None in the model's Input (kerasfix repair will patch "
+                "it) [safe]",
+                expected=[None, *inp.sample_shape],
+                received=list(inp.batch_shape),
+            )
+
+
+def _counts(ctx: GroupContext) -> list[tuple[str, int]]:
+    group, contract = ctx.group, ctx.contract
+    counts: list[tuple[str, int]] = []
+    for name, ref in group.x.items():
+        inp = contract.input_named(name)
+        # One sample without a batch axis has no sample count (KF108 says so).
+        if ref.shape and not (inp and len(ref.shape) == len(inp.sample_shape)):
+            counts.append((_label(ref.key, "x"), ref.shape[0]))
+    for ref in group.y.values():
+        if ref.shape:
+            counts.append((_label(ref.key, "y"), ref.shape[0]))
+    if group.sample_weight is not None and group.sample_weight.shape:
+        counts.append(
+            (_label(group.sample_weight.key, "sample_weight"), group.sample_weight.shape[0])
+        )
+    return counts
+
+
+def _label(key: str | None, default: str) -> str:
+    return key or default
+
+
+def check_cardinality(ctx: GroupContext) -> Iterator[Finding]:
+    counts = _counts(ctx)
+    if len({n for _, n in counts}) <= 1:
+        return
+    sizes = ", ".join(f"'{label}' sizes: {n}" for label, n in counts)
+    shortest = min(n for _, n in counts)
+    yield CardinalityMismatch.finding(
+        what=f"arrays trained together hold different sample counts: {sizes}",
+        why="Keras stops with 'Data cardinality is ambiguous'; rows no longer pair up",
+        fix=f"re-export the arrays with matching rows, or truncate all to {shortest} samples "
+        "if the first rows do pair up [unsafe]",
+        expected=shortest,
+        received={label: n for label, n in counts},
+    )
+
+
+def check_batches(ctx: GroupContext) -> Iterator[Finding]:
+    contract, options = ctx.contract, ctx.options
+    fixed = contract.fixed_batch_size
+    if fixed is None and not contract.stateful:
+        return
+    batch = fixed if fixed is not None else options.batch_size
+    if batch is None:
+        return
+    counts = [n for _, n in _counts(ctx)]
+    if not counts:
+        return
+    samples = min(counts)
+    source = "the model's batch_shape" if fixed is not None else "--batch-size"
+    if options.batch_size is not None and options.batch_size > samples:
+        batch_given = options.batch_size
+        yield BatchLargerThanData.finding(
+            what=f"--batch-size {batch_given} is larger than the {samples} samples, "
+            f"and the model fixes its batch size",
+            why="a fixed-batch model takes only full batches, and not one exists",
+            fix="use more samples or a smaller batch size [no automatic fix]",
+            expected=batch_given,
+            received=samples,
+        )
+        return
+    if batch > samples:
+        yield BatchLargerThanData.finding(
+            what=f"the fixed batch size {batch} ({source}) is larger than the {samples} samples",
+            why="a fixed-batch model takes only full batches, and not one exists",
+            fix="use more samples or a smaller batch size [no automatic fix]",
+            expected=batch,
+            received=samples,
+        )
+        return
+    remainder = samples % batch
+    if remainder == 0:
+        return
+    if contract.stateful:
+        fix = (
+            f"drop the last {remainder} samples to keep {samples - remainder} "
+            f"(x[:{samples - remainder}]) [unsafe]"
+        )
+        applicability = Applicability.UNSAFE
+    else:
+        fix = "make the model's batch size None (it has no stateful layer) [safe]"
+        applicability = Applicability.SAFE
+    yield BatchRemainder.finding(
+        what=f"{samples} samples do not divide into batches of {batch} ({source}): "
+        f"{remainder} left over",
+        why=f"the last batch of {remainder} breaks a model that takes exactly {batch}",
+        fix=fix,
+        applicability=applicability,
+        expected=batch,
+        received=samples,
+        remainder=remainder,
+    )
+
+
+CHECKS = (
+    Check(rules=(FixedBatchSize,), scope="model", run=check_fixed_batch_size),
+    Check(rules=(CardinalityMismatch,), scope="group", run=check_cardinality),
+    Check(rules=(BatchRemainder, BatchLargerThanData), scope="group", run=check_batches),
+)
+RULES = (CardinalityMismatch, BatchRemainder, BatchLargerThanData, FixedBatchSize)

@@ -1,0 +1,38 @@
+"""What a loader returns: a file and the arrays it holds, described by their headers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kerasfix.findings import DataShape
+
+
+@dataclass(frozen=True)
+class ArrayRef:
+    """One array in a data file, known by its header: no data has been read."""
+
+    path: str
+    key: str | None  # the member or dataset name; None for a .npy file
+    shape: DataShape
+    dtype: str  # numpy's dtype string: "float32", "int64", "object", "<U5"
+    kind: str  # numpy's dtype.kind: "f", "i", "u", "b", "O", "U", "S", ...
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def samples(self) -> int | None:
+        return self.shape[0] if self.shape else None
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind in "biufc"
+
+
+@dataclass
+class DataFile:
+    path: str
+    format: str
+    arrays: dict[str, ArrayRef] = field(default_factory=dict)
+    error: str | None = None  # why the file could not be read (KF001)

@@ -1,0 +1,96 @@
+"""From DATA paths to files: folders recursed in sorted order, formats chosen by extension
+and confirmed by magic bytes, every failure turned into that file's reason (KF001)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+from kerasfix import safeio
+from kerasfix.errors import DataReadError
+from kerasfix.loaders import h5, npy, npz
+from kerasfix.loaders.base import ArrayRef, DataFile
+
+Reader = Callable[[str, bool], list[ArrayRef]]
+
+
+def _read_npy(path: str, allow_pickle: bool) -> list[ArrayRef]:
+    return [npy.read_npy(path, allow_pickle)]
+
+
+FORMATS: dict[str, tuple[str, Reader]] = {
+    ".npy": ("npy", _read_npy),
+    ".npz": ("npz", npz.read_npz),
+    ".h5": ("h5", h5.read_h5),
+    ".hdf5": ("h5", h5.read_h5),
+}
+# Formats RULES.md names that later versions read; until then they are reported, not skipped.
+PLANNED_FORMATS = (".csv", ".tsv", ".jsonl", ".json")
+
+
+def _is_junk(name: str) -> bool:
+    """Hidden files, macOS AppleDouble twins and kerasfix's own temp files."""
+    return name.startswith(".") or name.endswith(".part")
+
+
+def discover(paths: list[str]) -> Iterator[str]:
+    """Every DATA file: files as given, folders walked in sorted order without following
+    links, keeping only the formats kerasfix reads."""
+    seen: set[str] = set()
+    for given in paths:
+        if os.path.isdir(given):
+            for root, dirs, files in os.walk(given):
+                dirs[:] = sorted(d for d in dirs if not _is_junk(d))
+                for name in sorted(files):
+                    ext = os.path.splitext(name)[1].lower()
+                    # Inside folders only the formats read today count: a folder's README.json
+                    # or notes.csv is not training data until kerasfix can read those formats.
+                    if _is_junk(name) or ext not in FORMATS:
+                        continue
+                    path = os.path.join(root, name)
+                    if path not in seen:
+                        seen.add(path)
+                        yield path
+        elif given not in seen:
+            seen.add(given)
+            yield given
+
+
+def read_data_file(path: str, allow_pickle: bool = False) -> DataFile:
+    """The arrays a file holds, or the reason it cannot be read; never raises for bad data."""
+    ext = os.path.splitext(path)[1].lower()
+    fmt, reader = FORMATS.get(ext, (ext.lstrip(".") or "unknown", None))
+    result = DataFile(path=path, format=fmt)
+    try:
+        if not os.path.lexists(path):
+            raise DataReadError("no such file or folder")
+        if reader is None:
+            if ext in PLANNED_FORMATS:
+                raise DataReadError(f"reading {ext} files is not supported yet")
+            raise DataReadError(
+                f"unsupported format {ext or '(no extension)'!r}; kerasfix reads "
+                + ", ".join(sorted(FORMATS))
+            )
+        _confirm_magic(path, fmt)
+        for ref in reader(path, allow_pickle):
+            result.arrays[ref.key or ""] = ref
+    except DataReadError as exc:
+        result.error = exc.reason
+    except MemoryError:
+        result.error = "reading the header ran out of memory"
+    except (OSError, ValueError, RuntimeError, EOFError) as exc:
+        text = str(exc).strip().splitlines()
+        result.error = text[0] if text else type(exc).__name__
+    return result
+
+
+def _confirm_magic(path: str, fmt: str) -> None:
+    head = safeio.sniff(path, 8)
+    if not head:
+        raise DataReadError("an empty file")
+    if fmt == "npy" and not head.startswith(safeio.NPY_MAGIC):
+        raise DataReadError("not a .npy file (no NUMPY magic)")
+    if fmt == "npz" and not head.startswith((safeio.ZIP_MAGIC, safeio.EMPTY_ZIP_MAGIC)):
+        raise DataReadError("not a .npz file (not a zip archive)")
+    if fmt == "h5" and not safeio.is_hdf5(path):
+        raise DataReadError("not an HDF5 file (no HDF5 signature)")

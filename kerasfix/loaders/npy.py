@@ -1,0 +1,99 @@
+"""`.npy`: shape and dtype from the header; the data stays on disk until memory-mapped."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from kerasfix import safeio
+from kerasfix.errors import DataReadError
+from kerasfix.loaders.base import ArrayRef
+
+# numpy's own default header cap (a larger header is hostile: literal_eval is not safe on it).
+MAX_HEADER_BYTES = 10_000
+
+
+def read_header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """(shape, fortran_order, dtype) from an open .npy stream, translating numpy's many
+    failure types (OverflowError, IndexError, TokenError, ...) into one DataReadError."""
+    start = fh.tell()
+    if fh.read(6) != safeio.NPY_MAGIC:
+        raise DataReadError("not a .npy file (no NUMPY magic)")
+    fh.seek(start)
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(
+                fh, max_header_size=MAX_HEADER_BYTES
+            )
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(
+                fh, max_header_size=MAX_HEADER_BYTES
+            )
+        else:
+            raise DataReadError(f"unsupported .npy format version {version}")
+    except DataReadError:
+        raise
+    except Exception as exc:  # numpy raises ValueError, OverflowError, IndexError, TokenError...
+        raise DataReadError(f"a corrupt .npy header ({_first_line(exc)})") from None
+    if any(d < 0 for d in shape):
+        raise DataReadError(f"a corrupt .npy header (negative dimension in {shape})")
+    return tuple(int(d) for d in shape), bool(fortran), dtype
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def expected_bytes(shape: tuple[int, ...], dtype: np.dtype[Any]) -> int:
+    count = 1
+    for d in shape:
+        count *= d
+    return count * dtype.itemsize
+
+
+def check_declared_size(
+    shape: tuple[int, ...], dtype: np.dtype[Any], available: int, where: str
+) -> None:
+    """A header that claims more bytes than the file holds is truncated or hostile."""
+    if dtype.hasobject:
+        return  # pickled payloads have no fixed size
+    need = expected_bytes(shape, dtype)
+    if need > available:
+        raise DataReadError(
+            f"truncated: the header of {where} declares {need} bytes of data, "
+            f"the file holds {available}"
+        )
+
+
+def ref_from_header(
+    path: str,
+    key: str | None,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    allow_pickle: bool,
+) -> ArrayRef:
+    if dtype.hasobject and not allow_pickle:
+        where = f"member {key!r}" if key else "the file"
+        raise DataReadError(
+            f"{where} holds Python objects (dtype=object), which only unpickling can read; "
+            "kerasfix never unpickles unless --allow-pickle is given"
+        )
+    return ArrayRef(path=path, key=key, shape=shape, dtype=str(dtype), kind=dtype.kind)
+
+
+def read_npy(path: str, allow_pickle: bool = False) -> ArrayRef:
+    size = safeio.regular_file_size(path)
+    with open(path, "rb") as fh:
+        shape, _fortran, dtype = read_header(fh)
+        offset = fh.tell()
+    check_declared_size(shape, dtype, size - offset, "the file")
+    return ref_from_header(path, None, shape, dtype, allow_pickle)
+
+
+def open_npy(ref: ArrayRef) -> np.ndarray[Any, Any]:
+    """The array, memory-mapped read-only: pages are read as they are touched."""
+    array: np.ndarray[Any, Any] = np.load(ref.path, mmap_mode="r", allow_pickle=False)
+    return array

@@ -1,0 +1,53 @@
+"""`.npz`: each member's `.npy` header, read from the zip without inflating the data."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from kerasfix import safeio
+from kerasfix.errors import DataReadError
+from kerasfix.loaders.base import ArrayRef
+from kerasfix.loaders.npy import check_declared_size, read_header, ref_from_header
+
+MAX_MEMBERS = 10_000
+# Enough for the header of any real .npy (numpy caps headers at 10 kB).
+HEADER_READ_BYTES = 16 * 1024
+# A member inflating more than this many times its stored size is a zip bomb (past 64 MiB).
+MAX_RATIO = 1000
+
+
+def read_npz(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
+    safeio.regular_file_size(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise DataReadError(f"the archive holds {len(infos)} members (limit {MAX_MEMBERS})")
+            names = [i.filename for i in infos]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise DataReadError(f"the archive holds duplicate members {duplicates}")
+            refs = []
+            for info in infos:
+                if info.is_dir():
+                    continue
+                key = info.filename.removesuffix(".npy")
+                if info.file_size > 64 << 20 and info.file_size > MAX_RATIO * max(
+                    info.compress_size, 1
+                ):
+                    raise DataReadError(f"member {key!r} inflates past {MAX_RATIO}x (a zip bomb)")
+                with archive.open(info) as member:
+                    head = member.read(HEADER_READ_BYTES)
+                stream = io.BytesIO(head)
+                try:
+                    shape, _fortran, dtype = read_header(stream)
+                except DataReadError as exc:
+                    raise DataReadError(f"member {key!r}: {exc.reason}") from None
+                check_declared_size(shape, dtype, info.file_size - stream.tell(), f"member {key!r}")
+                refs.append(ref_from_header(path, key, shape, dtype, allow_pickle))
+            return refs
+    except zipfile.BadZipFile as exc:
+        raise DataReadError(f"not a readable .npz zip ({exc})") from None
+    except RuntimeError as exc:  # encrypted members
+        raise DataReadError(str(exc).splitlines()[0]) from None

@@ -1,0 +1,479 @@
+"""Turn a Keras model config (plain JSON data) into a ModelContract.
+
+Nothing here imports Keras or anything a config names: `module`, `class_name` and
+`registered_name` are compared as strings. Handles the Keras 3 format (`.keras` and Keras 3's
+legacy `.h5`) and the Keras 2 format (`batch_input_shape`, list-style `inbound_nodes`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kerasfix.findings import Shape
+from kerasfix.model.contract import (
+    EmbeddingSpec,
+    InputSpec,
+    LossSpec,
+    ModelContract,
+    OutputSpec,
+    UnsafeLayer,
+)
+from kerasfix.model.known_classes import KNOWN_KERAS_CLASSES
+
+# Deeper than this, a config is hostile or broken (real models nest a few dozen levels).
+MAX_CONFIG_DEPTH = 100
+MAX_CONFIG_NODES = 2_000_000
+
+MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
+# Classes that run code or load other programs even under Keras's safe mode.
+UNSAFE_CLASSES = frozenset(
+    {"Lambda", "__lambda__", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"}
+)
+# The modules Keras's own safe mode trusts (CVE-2025-1550 fix).
+TRUSTED_MODULE_ROOTS = ("keras", "keras_hub", "keras_cv", "keras_nlp")
+# Config fields that name files or URLs: loading them reads the host (CVE-2025-12058).
+PATH_FIELDS = frozenset({"vocabulary", "filepath", "origin", "to_file", "file_path"})
+# Layers that carry their own activation into the output.
+ACTIVATION_LAYERS = frozenset({"Activation", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU"})
+LOSS_ALIASES = {
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error",
+    "kld": "kl_divergence",
+    "kullback_leibler_divergence": "kl_divergence",
+    "bce": "binary_crossentropy",
+    "cce": "categorical_crossentropy",
+    "scce": "sparse_categorical_crossentropy",
+    "logcosh": "log_cosh",
+}
+
+
+class ConfigError(ValueError):
+    """The config is not a model config kerasfix can read."""
+
+
+@dataclass
+class _Layer:
+    name: str
+    class_name: str
+    config: dict[str, Any]
+    raw: dict[str, Any]
+    parents: tuple[str, ...]
+
+
+def contract_from_config(
+    model_config: Any,
+    *,
+    path: str,
+    fmt: str,
+    loss_config: Any = None,
+    compiled: bool = False,
+    keras_version: str | None = None,
+) -> ModelContract:
+    """The data contract of a model config (`{"class_name": ..., "config": ...}`)."""
+    if not isinstance(model_config, dict) or "class_name" not in model_config:
+        raise ConfigError("the config has no 'class_name': not a Keras model config")
+    class_name = model_config["class_name"]
+    if class_name not in MODEL_CLASSES:
+        raise ConfigError(f"the config describes a {class_name!r}, not a Sequential or Functional")
+    unsafe = tuple(_scan_unsafe(model_config))
+    stateful = tuple(_stateful_layers(model_config))
+    inputs, outputs = _read_model(model_config)
+    outputs = _attach_losses(outputs, loss_config)
+    return ModelContract(
+        path=path,
+        format=fmt,
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        stateful_layers=stateful,
+        unsafe_layers=unsafe,
+        keras_version=keras_version,
+        compiled=compiled or loss_config is not None,
+    )
+
+
+# --- walking ---------------------------------------------------------------------------
+
+
+def _walk(
+    node: Any, prune: Callable[[dict[str, Any], bool], bool] | None = None
+) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Every dict in a config, with whether it sits in a `layers` list; iterative and bounded.
+    A dict for which `prune` is true is yielded but not entered."""
+    stack: list[tuple[Any, int, bool]] = [(node, 0, True)]
+    seen = 0
+    while stack:
+        item, depth, in_layers = stack.pop()
+        seen += 1
+        if seen > MAX_CONFIG_NODES:
+            raise ConfigError(f"the config has more than {MAX_CONFIG_NODES} values")
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"the config nests deeper than {MAX_CONFIG_DEPTH} levels")
+        if isinstance(item, dict):
+            yield item, in_layers
+            if prune is not None and prune(item, in_layers):
+                continue
+            for key, value in item.items():
+                stack.append((value, depth + 1, key == "layers"))
+        elif isinstance(item, list):
+            for value in item:
+                stack.append((value, depth + 1, in_layers))
+
+
+def _unsafe_reason(node: dict[str, Any], is_layer: bool) -> str | None:
+    class_name = node.get("class_name")
+    if not isinstance(class_name, str):
+        return None
+    config = node.get("config")
+    config = config if isinstance(config, dict) else {}
+    module = node.get("module")
+    registered = node.get("registered_name")
+    if class_name in UNSAFE_CLASSES:
+        return "it holds Python code"
+    if isinstance(module, str) and not _trusted_module(module):
+        return f"its class comes from module {module!r}"
+    if isinstance(registered, str) and ">" in registered and not _trusted_module(registered):
+        return f"it is the registered custom object {registered!r}"
+    if is_layer and module is None and class_name not in KNOWN_KERAS_CLASSES:
+        return "its class is not a built-in Keras layer"
+    if is_layer:
+        for field_name in sorted(PATH_FIELDS & config.keys()):
+            if isinstance(config[field_name], str):
+                return f"its {field_name!r} names a file, which loading reads"
+    return None
+
+
+def _scan_unsafe(model_config: dict[str, Any]) -> Iterator[UnsafeLayer]:
+    """Each object that needs code, once: what sits inside a Lambda is part of that Lambda."""
+
+    def prune(node: dict[str, Any], is_layer: bool) -> bool:
+        return _unsafe_reason(node, is_layer) is not None
+
+    for node, is_layer in _walk(model_config, prune=prune):
+        reason = _unsafe_reason(node, is_layer)
+        if reason is not None:
+            class_name = str(node["class_name"])
+            config = node.get("config")
+            config = config if isinstance(config, dict) else {}
+            name = str(node.get("name") or config.get("name") or class_name)
+            yield UnsafeLayer(name, class_name, reason)
+
+
+def _trusted_module(module: str) -> bool:
+    root = re.split(r"[.>]", module, maxsplit=1)[0]
+    return root in TRUSTED_MODULE_ROOTS
+
+
+def _stateful_layers(model_config: dict[str, Any]) -> Iterator[str]:
+    for node, is_layer in _walk(model_config):
+        config = node.get("config")
+        if is_layer and isinstance(config, dict) and config.get("stateful") is True:
+            yield str(config.get("name") or node.get("class_name"))
+
+
+# --- layers and the graph ----------------------------------------------------------------
+
+
+def _layer_list(model_config: dict[str, Any]) -> list[dict[str, Any]]:
+    config = model_config.get("config")
+    # Keras 2.2 saved a Sequential's config as the bare list of layers.
+    layers = config if isinstance(config, list) else (config or {}).get("layers")
+    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+        raise ConfigError("the model config has no list of layers")
+    return layers
+
+
+def _layer_name(raw: dict[str, Any]) -> str:
+    config = raw.get("config")
+    config = config if isinstance(config, dict) else {}
+    return str(raw.get("name") or config.get("name") or raw.get("class_name"))
+
+
+def _parents(raw: dict[str, Any]) -> tuple[str, ...]:
+    """Names of the layers whose outputs a Functional layer reads as its (positional) inputs."""
+    names: list[str] = []
+    for node in raw.get("inbound_nodes") or []:
+        if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+            _tensor_refs(node.get("args"), names)
+        else:  # Keras 2: [["layer", node_index, tensor_index, {kwargs}], ...]
+            _tensor_refs(node, names)
+    return tuple(dict.fromkeys(names))
+
+
+def _tensor_refs(value: Any, out: list[str]) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("class_name") == "__keras_tensor__":
+                history = (item.get("config") or {}).get("keras_history")
+                if isinstance(history, list) and history and isinstance(history[0], str):
+                    out.append(history[0])
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list):
+            if len(item) >= 3 and isinstance(item[0], str) and isinstance(item[1], int):
+                out.append(item[0])
+            else:
+                stack.extend(reversed(item))
+
+
+def _node_refs(value: Any) -> list[str]:
+    """`input_layers`/`output_layers`: `[name, 0, 0]`, a list of those, or a dict of those."""
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _node_refs(v)]
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return [value[0]]
+    if isinstance(value, list):
+        return [n for v in value for n in _node_refs(v)]
+    return []
+
+
+def _shape(value: Any) -> Shape | None:
+    if not isinstance(value, list | tuple):
+        return None
+    if not all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in value):
+        return None
+    return tuple(value)
+
+
+def _dtype(config: dict[str, Any], default: str = "float32") -> str:
+    dtype = config.get("dtype")
+    if isinstance(dtype, str):
+        return dtype
+    if isinstance(dtype, dict):  # Keras 3 DTypePolicy
+        name = (dtype.get("config") or {}).get("name")
+        if isinstance(name, str):
+            return name.removeprefix("mixed_")
+    return default
+
+
+def _declared_batch_shape(layer: dict[str, Any]) -> Shape | None:
+    """The input shape a first layer declares, as Keras's Sequential reads it."""
+    config = layer.get("config") or {}
+    for key in ("batch_shape", "batch_input_shape"):
+        shape = _shape(config.get(key))
+        if shape is not None:
+            return shape
+    batch_size = config.get("batch_size") if isinstance(config.get("batch_size"), int) else None
+    shape = _shape(config.get("input_shape") or config.get("shape"))
+    if shape is not None:
+        return (batch_size, *shape)
+    input_dim = config.get("input_dim")
+    if isinstance(input_dim, int) and layer.get("class_name") != "Embedding":
+        return (batch_size, input_dim)
+    if layer.get("class_name") == "Embedding" and "input_length" in config:
+        return (batch_size, config.get("input_length"))
+    return None
+
+
+def _read_model(model_config: dict[str, Any]) -> tuple[list[InputSpec], list[OutputSpec]]:
+    if model_config["class_name"] == "Sequential":
+        return _read_sequential(model_config)
+    return _read_functional(model_config)
+
+
+def _read_sequential(model_config: dict[str, Any]) -> tuple[list[InputSpec], list[OutputSpec]]:
+    raw_layers = _layer_list(model_config)
+    if not raw_layers:
+        raise ConfigError("the Sequential model has no layers")
+    first = raw_layers[0]
+    body = raw_layers[1:] if first.get("class_name") == "InputLayer" else raw_layers
+    if not body:
+        raise ConfigError("the Sequential model has only an InputLayer")
+    batch_shape = _declared_batch_shape(first)
+    if batch_shape is None and first.get("class_name") in MODEL_CLASSES:
+        # Sequential([base_model, ...]): the input is the nested model's input.
+        inner_inputs, _ = _read_model(first)
+        batch_shape = inner_inputs[0].batch_shape if len(inner_inputs) == 1 else None
+    if batch_shape is None:
+        config = model_config.get("config")
+        build = config.get("build_input_shape") if isinstance(config, dict) else None
+        batch_shape = _shape(build)
+    if batch_shape is None:
+        raise ConfigError(
+            "the Sequential model declares no input shape (it was never built); "
+            "kerasfix needs an Input or a first layer with input_shape"
+        )
+    first_config = first.get("config") or {}
+    if first.get("class_name") == "InputLayer":
+        name = str(first_config.get("name") or "input_layer")
+    else:  # Keras 2 named the implicit input after the first layer
+        name = f"{_layer_name(first)}_input"
+    consumer = body[0]
+    inp = InputSpec(
+        name=name,
+        batch_shape=batch_shape,
+        dtype=_dtype(first_config),
+        embeddings=_embedding_of(consumer),
+        consumers=(str(consumer.get("class_name")),),
+        data_format=_data_format(consumer),
+    )
+    layers = [
+        _Layer(_layer_name(r), str(r.get("class_name")), r.get("config") or {}, r, ()) for r in body
+    ]
+    for previous, layer in itertools.pairwise(layers):
+        layer.parents = (previous.name,)
+    by_name = {layer.name: layer for layer in layers}
+    return [inp], [_output_spec(layers[-1], by_name)]
+
+
+def _read_functional(model_config: dict[str, Any]) -> tuple[list[InputSpec], list[OutputSpec]]:
+    raw_layers = _layer_list(model_config)
+    layers = [
+        _Layer(_layer_name(r), str(r.get("class_name")), r.get("config") or {}, r, _parents(r))
+        for r in raw_layers
+    ]
+    by_name = {layer.name: layer for layer in layers}
+    config = model_config.get("config") or {}
+    input_names = _node_refs(config.get("input_layers"))
+    output_names = _node_refs(config.get("output_layers"))
+    if not input_names:
+        input_names = [layer.name for layer in layers if layer.class_name == "InputLayer"]
+    if not output_names:
+        raise ConfigError("the Functional model config names no output layers")
+    children: dict[str, list[_Layer]] = {}
+    for layer in layers:
+        for parent in layer.parents:
+            children.setdefault(parent, []).append(layer)
+    inputs: list[InputSpec] = []
+    for name in input_names:
+        if name not in by_name:
+            raise ConfigError(f"the config names input layer {name!r}, which it does not define")
+        layer = by_name[name]
+        batch_shape = _declared_batch_shape(layer.raw)
+        if batch_shape is None:
+            raise ConfigError(f"input layer {name!r} declares no shape")
+        consumers = [c for c in children.get(name, []) if c.class_name not in _OP_LIKE]
+        inputs.append(
+            InputSpec(
+                name=str(layer.config.get("name") or name),
+                batch_shape=batch_shape,
+                dtype=_dtype(layer.config),
+                embeddings=tuple(e for c in consumers for e in _embedding_of(c.raw)),
+                consumers=tuple(dict.fromkeys(c.class_name for c in consumers)),
+                data_format=next(
+                    (f for f in (_data_format(c.raw) for c in consumers) if f is not None), None
+                ),
+            )
+        )
+    outputs = []
+    for name in output_names:
+        if name not in by_name:
+            raise ConfigError(f"the config names output layer {name!r}, which it does not define")
+        outputs.append(_output_spec(by_name[name], by_name))
+    return inputs, outputs
+
+
+# Auto-generated op layers (masks, casts) that read an input without being its real consumer.
+_OP_LIKE = frozenset({"NotEqual", "Cast", "Equal", "GetItem", "Shape"})
+
+
+def _embedding_of(raw: dict[str, Any]) -> tuple[EmbeddingSpec, ...]:
+    if raw.get("class_name") != "Embedding":
+        return ()
+    config = raw.get("config") or {}
+    input_dim = config.get("input_dim")
+    if not isinstance(input_dim, int):
+        return ()
+    output_dim = config.get("output_dim")
+    return (
+        EmbeddingSpec(
+            layer=_layer_name(raw),
+            input_dim=input_dim,
+            output_dim=output_dim if isinstance(output_dim, int) else None,
+            mask_zero=bool(config.get("mask_zero", False)),
+        ),
+    )
+
+
+def _data_format(raw: dict[str, Any]) -> str | None:
+    value = (raw.get("config") or {}).get("data_format")
+    return value if value in ("channels_first", "channels_last") else None
+
+
+def _activation_name(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):  # a serialized activation function or object
+        config = value.get("config")
+        if isinstance(config, str):
+            return config
+        name = value.get("class_name")
+        return str(name) if name else None
+    return None
+
+
+def _output_spec(layer: _Layer, by_name: dict[str, _Layer]) -> OutputSpec:
+    """Units and activation from the config; the shape only where build_config states it."""
+    source = layer
+    activation = _activation_name(layer.config.get("activation"))
+    if layer.class_name in ACTIVATION_LAYERS:
+        activation = (
+            "softmax" if layer.class_name == "Softmax" else activation or layer.class_name.lower()
+        )
+        if layer.parents and layer.parents[0] in by_name:
+            source = by_name[layer.parents[0]]
+    units = source.config.get("units")
+    units = units if isinstance(units, int) and not isinstance(units, bool) else None
+    shape: Shape | None = None
+    build_input = _shape((source.raw.get("build_config") or {}).get("input_shape"))
+    if units is not None and build_input:
+        # A Dense-like layer replaces the last axis with `units`; Keras states the input shape.
+        shape = (*build_input[:-1], units)
+    return OutputSpec(
+        name=layer.name,
+        layer_class=layer.class_name,
+        shape=shape,
+        units=units,
+        activation=activation,
+    )
+
+
+# --- losses ------------------------------------------------------------------------------
+
+
+def canonical_loss_name(name: str) -> str:
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    snake = snake.replace("k_l_", "kl_").replace("kldivergence", "kl_divergence")
+    return LOSS_ALIASES.get(snake, snake)
+
+
+def parse_loss(value: Any) -> LossSpec | None:
+    """One loss: a string, a serialized loss object, or a serialized function."""
+    if isinstance(value, str):
+        return LossSpec(canonical_loss_name(value))
+    if isinstance(value, dict) and isinstance(value.get("class_name"), str):
+        config = value.get("config")
+        if value["class_name"] == "function" and isinstance(config, str):
+            return LossSpec(canonical_loss_name(config))
+        from_logits = config.get("from_logits") if isinstance(config, dict) else None
+        return LossSpec(
+            canonical_loss_name(value["class_name"]),
+            from_logits if isinstance(from_logits, bool) else None,
+        )
+    return None
+
+
+def _attach_losses(outputs: list[OutputSpec], loss_config: Any) -> list[OutputSpec]:
+    if loss_config is None:
+        return outputs
+    per_output: list[LossSpec | None]
+    single = parse_loss(loss_config)
+    if single is not None:
+        per_output = [single] * len(outputs)
+    elif isinstance(loss_config, dict):
+        per_output = [parse_loss(loss_config.get(o.name)) for o in outputs]
+    elif isinstance(loss_config, list):
+        per_output = [parse_loss(v) for v in loss_config] + [None] * len(outputs)
+    else:
+        per_output = [None] * len(outputs)
+    return [
+        OutputSpec(o.name, o.layer_class, o.shape, o.units, o.activation, loss)
+        for o, loss in zip(outputs, per_output, strict=False)
+    ]

@@ -1,0 +1,115 @@
+"""Read a saved model's data contract, choosing the reader by content, not extension."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from typing import Any
+
+from kerasfix import safeio
+from kerasfix.errors import ModelReadError
+from kerasfix.model.config import ConfigError, contract_from_config
+from kerasfix.model.contract import ModelContract
+
+
+def load_contract(path: str) -> ModelContract:
+    """The data contract of MODEL: a `.keras` zip, a legacy `.h5`, an architecture `.json`,
+    or a SavedModel folder. Raises ModelReadError with a one-line reason."""
+    if not os.path.lexists(path):
+        raise ModelReadError(path, "no such file or folder")
+    if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, "saved_model.pb")):
+            from kerasfix.model import savedmodel
+
+            return savedmodel.read_savedmodel(path)
+        raise ModelReadError(path, "a folder, but not a SavedModel (no saved_model.pb)")
+    try:
+        head = safeio.sniff(path, 8)
+        if head.startswith(safeio.ZIP_MAGIC) or head.startswith(safeio.EMPTY_ZIP_MAGIC):
+            return _read_keras_zip(path)
+        if safeio.is_hdf5(path):
+            from kerasfix.model import h5_model
+
+            return h5_model.read_h5_model(path)
+        if head.lstrip()[:1] == b"{":
+            return _read_json_architecture(path)
+    except ModelReadError:
+        raise
+    except ConfigError as exc:
+        raise ModelReadError(path, str(exc)) from None
+    except (OSError, ValueError, RecursionError, RuntimeError, zipfile.BadZipFile) as exc:
+        raise ModelReadError(path, _reason(exc)) from None
+    raise ModelReadError(
+        path, "not a Keras model (expected a .keras zip, a legacy .h5, a .json or a SavedModel)"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "the config nests too deeply to read"
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def parse_json_text(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} is not UTF-8 text") from None
+    except RecursionError:
+        raise ConfigError(f"{what} nests too deeply to read") from None
+    except ValueError as exc:
+        raise ConfigError(f"{what} is not valid JSON ({exc})") from None
+
+
+def _read_keras_zip(path: str) -> ModelContract:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                config_bytes = safeio.read_zip_member(archive, "config.json")
+            except KeyError:
+                raise ModelReadError(
+                    path, "a zip without config.json: not a Keras 3 .keras file"
+                ) from None
+            try:
+                metadata = parse_json_text(
+                    safeio.read_zip_member(archive, "metadata.json"), "metadata.json"
+                )
+            except (KeyError, ConfigError):
+                metadata = {}
+    except zipfile.BadZipFile as exc:
+        raise ModelReadError(path, f"a damaged .keras zip ({exc})") from None
+    except RuntimeError as exc:  # zipfile raises RuntimeError for encrypted members
+        raise ModelReadError(path, _reason(exc)) from None
+    config = parse_json_text(config_bytes, "config.json")
+    if not isinstance(config, dict):
+        raise ConfigError("config.json is not a JSON object")
+    compile_config = config.get("compile_config")
+    loss = compile_config.get("loss") if isinstance(compile_config, dict) else None
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return contract_from_config(
+        config,
+        path=path,
+        fmt="keras",
+        loss_config=loss,
+        compiled=isinstance(compile_config, dict),
+        keras_version=version if isinstance(version, str) else None,
+    )
+
+
+def _read_json_architecture(path: str) -> ModelContract:
+    size = safeio.regular_file_size(path)
+    if size > safeio.MAX_JSON_BYTES:
+        raise ModelReadError(path, f"a {size}-byte JSON file is too large for a model config")
+    with open(path, "rb") as fh:
+        config = parse_json_text(fh.read(), "the JSON file")
+    if not isinstance(config, dict):
+        raise ConfigError("the JSON file is not a model config object")
+    version = config.get("keras_version")
+    return contract_from_config(
+        config,
+        path=path,
+        fmt="json",
+        keras_version=version if isinstance(version, str) else None,
+    )

@@ -1,0 +1,20 @@
+"""One frozen option set per run: no globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kerasfix.findings import Severity
+from kerasfix.loaders.keys import KeyOptions
+
+
+@dataclass(frozen=True)
+class DiagnoseOptions:
+    keys: KeyOptions = field(default_factory=KeyOptions)
+    y_file: str | None = None
+    batch_size: int | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fail_on: Severity | None = Severity.ERROR  # None: never fail
+    allow_pickle: bool = False
+    trust_model: bool = False

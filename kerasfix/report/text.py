@@ -1,0 +1,54 @@
+"""The text report: one block per finding, sorted by path, key, code; then a summary line."""
+
+from __future__ import annotations
+
+from kerasfix.findings import FileResult, Finding, Report, Severity
+
+_COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+
+def _where(result: FileResult) -> str:
+    return result.path + (f"::{result.key}" if result.key else "")
+
+
+def _block(result: FileResult, f: Finding, color: bool) -> str:
+    head = (
+        f"{_paint(_where(result), '1', color)}  {_paint(f.code, '1', color)} "
+        f"{_paint(f.severity.label, _COLORS[f.severity], color)}  {f.name}"
+    )
+    return f"{head}\n  {f.what}\n  why: {f.why}\n  fix: {f.fix}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def summary_line(report: Report) -> str:
+    counts = [
+        _plural(n, word)
+        for n, word in (
+            (report.count(Severity.ERROR), "error"),
+            (report.count(Severity.WARNING), "warning"),
+            (report.count(Severity.INFO), "info"),
+        )
+        if n
+    ]
+    files = _plural(report.files, "file")
+    if not counts:
+        return f"No problems found in {files}." if report.files else "No problems found."
+    dirty = len({r.path for r in report.results if r.findings and r.role != "model"})
+    places = []
+    if any(r.findings for r in report.results if r.role == "model"):
+        places.append("the model")
+    if dirty:
+        places.append(f"{dirty} of {files}" if dirty != report.files else files)
+    return f"{', '.join(counts)} in {' and '.join(places)}."
+
+
+def render(report: Report, color: bool = False) -> str:
+    blocks = [_block(r, f, color) for r in report.results for f in r.findings]
+    return "\n".join([*blocks, summary_line(report)]) + "\n"
