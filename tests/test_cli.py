@@ -163,3 +163,30 @@ def test_folder_data_is_recursed_in_sorted_order() -> None:
     assert paths == sorted(paths)
     assert any(p.endswith("broken.npy") for p in paths)
     assert any(p.endswith("train.npz") for p in paths)
+
+
+def test_a_kerasfix_bug_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kerasfix import api
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(api, "diagnose", broken)
+    outcome = run_cli(["diagnose", "model.h5", "x.npy"], 3, cwd=KF107)
+    assert outcome.stderr.strip() == (
+        "kerasfix: internal error: ZeroDivisionError: division by zero "
+        "(a kerasfix bug; rerun with --traceback and report it)"
+    )
+    with_trace = run_cli(["diagnose", "model.h5", "x.npy", "--traceback"], 3, cwd=KF107)
+    assert "Traceback" in with_trace.stderr
+
+
+def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kerasfix import api
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "diagnose", interrupted)
+    outcome = run_cli(["diagnose", "model.h5", "x.npy"], 130, cwd=KF107)
+    assert outcome.stderr.strip() == "kerasfix: interrupted"

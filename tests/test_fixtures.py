@@ -42,6 +42,20 @@ def test_fixture_report_matches_golden(folder: Path) -> None:
         assert _codes(report) == set()
 
 
+@pytest.mark.parametrize(
+    ("name", "codes"),
+    [("by-name", set()), ("explicit", set()), ("missing-input", {"KF002"})],
+)
+def test_multi_input_arrays_map_by_input_name(name: str, codes: set[str]) -> None:
+    expected = json.loads((FIXTURES / "multi" / name / "expected.json").read_text())
+    assert _codes(expected) == codes
+    inputs = {r["input"]: r["key"] for r in expected["results"] if r["role"] == "x"}
+    if name == "by-name":
+        assert inputs == {"tokens": "tokens", "meta": "meta"}
+    elif name == "explicit":
+        assert inputs == {"tokens": "a", "meta": "b"}
+
+
 def test_every_rule_has_positive_and_negative_fixtures() -> None:
     for code in RULES:
         for variant in ("positive", "negative"):
