@@ -29,6 +29,7 @@ fixtures: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/values.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

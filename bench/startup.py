@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchdoc import replace_section
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 KERASFIX = [
@@ -35,16 +37,6 @@ def timed(cmd: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=False)
     return time.perf_counter() - start
-
-
-def replace_section(text: str, title: str, body: str) -> str:
-    """Swap the `## title` section of the page (or append it), keeping the others."""
-    head = f"## {title}\n"
-    if head not in text:
-        return text.rstrip("\n") + "\n\n" + head + body
-    before, rest = text.split(head, 1)
-    after = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
-    return before + head + body + ("\n" + after if after else "")
 
 
 def main() -> None:

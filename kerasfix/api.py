@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Iterable
 
-from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext
+from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext, kf2_values
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
 from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import FileResult, Finding, Report
 from kerasfix.loaders import ArrayRef, DataFile, discover, read_data_file
 from kerasfix.loaders.keys import Group, is_label_stem, label_sibling, map_arrays
-from kerasfix.model import ModelContract, load_contract
+from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
 from kerasfix.options import DiagnoseOptions
+from kerasfix.stats import scan
 
 
 def inspect_model(model_path: str) -> ModelContract:
@@ -172,14 +174,18 @@ def _check_file(
             for check in CHECKS:
                 if check.scope == "input":
                     result.findings.extend(check.run(InputContext(contract, options, ref, inp)))
+            _check_values(contract, options, result, ref, "input_values", input=inp)
         by_key[(ref.path, ref.key)] = result
     for name, ref in group.y.items():
-        by_key.setdefault(
-            (ref.path, ref.key),
-            FileResult(
-                path=ref.path, key=ref.key, role="y", output=name, shape=ref.shape, dtype=ref.dtype
-            ),
+        if (ref.path, ref.key) in by_key:
+            continue
+        result = FileResult(
+            path=ref.path, key=ref.key, role="y", output=name, shape=ref.shape, dtype=ref.dtype
         )
+        out = next((o for o in contract.outputs if o.name == name), None)
+        if out is not None:
+            _check_values(contract, options, result, ref, "label_values", output=out)
+        by_key[(ref.path, ref.key)] = result
     if group.sample_weight is not None:
         ref = group.sample_weight
         by_key.setdefault(
@@ -205,6 +211,36 @@ def _check_file(
             )
         )
     return results
+
+
+def _check_values(
+    contract: ModelContract,
+    options: DiagnoseOptions,
+    result: FileResult,
+    ref: ArrayRef,
+    scope: str,
+    input: InputSpec | None = None,
+    output: OutputSpec | None = None,
+) -> None:
+    """One streaming pass over the array, then every value rule over its statistics."""
+    if input is not None:
+        plan = kf2_values.plan_for_input(input, ref)
+    else:
+        assert output is not None
+        plan = kf2_values.plan_for_output(output, ref)
+    stats = None
+    if plan is not None:
+        try:
+            stats = scan(ref, plan)
+        except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile) as exc:
+            text = str(exc).strip().splitlines()
+            reason = f"reading the values failed: {text[0] if text else type(exc).__name__}"
+            result.findings.append(UnreadableData.for_reason(reason))
+            return
+    ctx = kf2_values.ValueContext(contract, options, ref, stats, input, output)
+    for check in CHECKS:
+        if check.scope == scope:
+            result.findings.extend(check.run(ctx))
 
 
 def _single_label(labels: DataFile, contract: ModelContract) -> dict[str, ArrayRef]:

@@ -44,7 +44,12 @@ def test_fixture_report_matches_golden(folder: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "codes"),
-    [("by-name", set()), ("explicit", set()), ("missing-input", {"KF002"})],
+    [
+        ("by-name", set()),
+        ("explicit", set()),
+        ("missing-input", {"KF002"}),
+        ("outputs-loss-dict", set()),
+    ],
 )
 def test_multi_input_arrays_map_by_input_name(name: str, codes: set[str]) -> None:
     expected = json.loads((FIXTURES / "multi" / name / "expected.json").read_text())

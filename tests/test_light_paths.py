@@ -42,6 +42,12 @@ LIGHT_COMMANDS = {
         "fixtures/KF100/positive/model.h5",
         "fixtures/KF100/positive/train.h5",
     ],
+    "diagnose-values": [
+        "diagnose",
+        "fixtures/KF201/positive/model.keras",
+        "fixtures/KF201/positive/x.npy",
+        "fixtures/KF213/positive/train.npz",
+    ],
     "diagnose-json-npz": [
         "diagnose",
         "fixtures/KF102/positive/model.json",

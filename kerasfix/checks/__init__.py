@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from kerasfix.checks import kf0_read, kf1_shapes, kf3_batches
+from kerasfix.checks import kf0_read, kf1_shapes, kf2_values, kf3_batches, kf6_model
 from kerasfix.checks.base import Check, GroupContext, InputContext, ModelContext, Rule
 
-RULES: dict[str, type[Rule]] = {
-    rule.code: rule for rule in (*kf0_read.RULES, *kf1_shapes.RULES, *kf3_batches.RULES)
-}
-CHECKS: tuple[Check, ...] = (*kf0_read.CHECKS, *kf1_shapes.CHECKS, *kf3_batches.CHECKS)
+_MODULES = (kf0_read, kf1_shapes, kf2_values, kf3_batches, kf6_model)
+RULES: dict[str, type[Rule]] = dict(
+    sorted((rule.code, rule) for module in _MODULES for rule in module.RULES)
+)
+CHECKS: tuple[Check, ...] = tuple(check for module in _MODULES for check in module.CHECKS)
 
 __all__ = ["CHECKS", "RULES", "Check", "GroupContext", "InputContext", "ModelContext", "Rule"]

@@ -1,0 +1,672 @@
+"""KF109, KF2xx: values: token ids against Embeddings, labels against outputs and losses.
+
+Every rule here reads the ArrayStats of one streaming pass (kerasfix.stats); the scan plan
+functions say what that pass must gather for an input or an output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from kerasfix.checks.base import Check, Rule
+from kerasfix.findings import Applicability, Finding, Severity, Shape
+from kerasfix.loaders.base import ArrayRef
+from kerasfix.model.contract import InputSpec, ModelContract, OutputSpec, format_shape
+from kerasfix.options import DiagnoseOptions
+from kerasfix.stats import ArrayStats, Count, ScanPlan
+
+SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})
+CATEGORICAL_LOSSES = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy"})
+BINARY_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
+NON_NUMERIC_KINDS = "USOV"
+
+
+@dataclass(frozen=True)
+class ValueContext:
+    """One array's statistics against the input it feeds or the output it labels."""
+
+    contract: ModelContract
+    options: DiagnoseOptions
+    array: ArrayRef
+    stats: ArrayStats | None  # None for arrays that were not scanned (non-numeric)
+    input: InputSpec | None = None
+    output: OutputSpec | None = None
+
+
+def _integer_dtype(name: str) -> bool:
+    try:
+        return np.issubdtype(np.dtype(name), np.integer)
+    except TypeError:
+        return False
+
+
+def plan_for_input(inp: InputSpec, ref: ArrayRef) -> ScanPlan | None:
+    if ref.kind not in "biufc" or ref.kind == "b":
+        return None
+    ids = bool(inp.embeddings) or _integer_dtype(inp.dtype)
+    return ScanPlan(
+        finite=True,
+        value_range=ids,
+        thresholds=tuple(sorted({e.input_dim for e in inp.embeddings})),
+    )
+
+
+def plan_for_output(out: OutputSpec, ref: ArrayRef) -> ScanPlan | None:
+    if ref.kind not in "biufc" or ref.kind == "b":
+        return None
+    return ScanPlan(
+        finite=True,
+        value_range=True,
+        thresholds=(out.units,) if out.units else (),
+        onehot=ref.ndim == 2,
+    )
+
+
+def _where(index: tuple[int, ...] | None) -> str:
+    return "[" + ",".join(str(i) for i in index or ()) + "]"
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+class NonFinite(Rule):
+    """
+    ## What it does
+    Reports NaN or Inf values in inputs or labels, with their counts and the first row.
+
+    ## Why it matters
+    One NaN in a batch makes the loss NaN and the weights NaN from then on; training goes on
+    without an error and the model is ruined.
+
+    ## Example
+    A feature column divided by a zero standard deviation: `x[:, 3]` is all NaN.
+
+    ## Fix safety
+    Unsafe: dropping the samples that hold them loses data; imputing invents it.
+    """
+
+    code = "KF221"
+    name = "non-finite"
+    severity = Severity.ERROR
+    repair = "unsafe: drop those samples"
+    applicability = Applicability.UNSAFE
+    trigger = "NaN or Inf in inputs or labels"
+
+
+class NonNumeric(Rule):
+    """
+    ## What it does
+    Reports string, bytes or object data where the model takes numbers (an input, or labels
+    for a numeric output).
+
+    ## Why it matters
+    Keras fails with `Invalid dtype: object` or `Failed to convert a NumPy array to a
+    Tensor`; class names as labels need an encoding first.
+
+    ## Example
+    `y` holds `['cat', 'dog', ...]` for a `Dense(2, activation='softmax')` output.
+
+    ## Fix safety
+    No automatic fix: encode the strings (a StringLookup layer, or a label encoder).
+    """
+
+    code = "KF222"
+    name = "non-numeric"
+    severity = Severity.ERROR
+    repair = "none"
+    applicability = Applicability.NONE
+    trigger = "string or object data for a numeric input"
+
+
+class DtypeMismatch(Rule):
+    """
+    ## What it does
+    Reports numeric data that the input's declared integer dtype cannot hold without loss:
+    floats with a fractional part, or integers beyond the dtype's range.
+
+    ## Why it matters
+    Keras casts the data to the input's dtype silently: 2.7 becomes 2, and 3,000,000,000
+    wraps around in int32.
+
+    ## Example
+    `Input(shape=(8,), dtype='int32')` fed ratings like `3.5`.
+
+    ## Fix safety
+    Safe where the cast is lossless (integral floats); otherwise no automatic fix.
+    """
+
+    code = "KF109"
+    name = "dtype-mismatch"
+    severity = Severity.ERROR
+    repair = "safe where lossless: cast"
+    applicability = Applicability.NONE
+    trigger = "ids as floats with fractions, or ints that overflow an integer Input"
+
+
+class IndexOutOfRange(Rule):
+    """
+    ## What it does
+    Reports token ids at or above the `input_dim` of the Embedding that reads them, with the
+    largest id, how many are out of range and the first position, as TensorFlow words it:
+    `indices[3,1] = 12 is not in [0, 10)`.
+
+    ## Why it matters
+    On the CPU, training stops with that message; on a GPU there is no error at all: the
+    lookup returns zeros and the model trains on garbage.
+
+    ## Example
+    The seed's `Embedding(10, 32)` fed a sequence holding the id 10 (a vocabulary of 10 ids
+    plus padding needs `input_dim=11`).
+
+    ## Fix safety
+    Unsafe: grow `input_dim` to the largest id + 1 (new rows are untrained), or map the ids to
+    an out-of-vocabulary id (`--oov-id`), which changes the data.
+    """
+
+    code = "KF201"
+    name = "index-out-of-range"
+    severity = Severity.ERROR
+    repair = "unsafe: grow input_dim, or map to an OOV id"
+    applicability = Applicability.UNSAFE
+    trigger = "a token id >= input_dim of the Embedding it feeds"
+
+
+class NegativeIndex(Rule):
+    """
+    ## What it does
+    Reports negative token ids fed to an Embedding.
+
+    ## Why it matters
+    Keras 3 wraps a negative id to the end of the table: `-1` padding silently reads the
+    last embedding row, and every padded step looks like a real token.
+
+    ## Example
+    Sequences padded with `-1` instead of `0`.
+
+    ## Fix safety
+    Unsafe: map negative ids to an out-of-vocabulary id (`--oov-id`).
+    """
+
+    code = "KF202"
+    name = "negative-index"
+    severity = Severity.ERROR
+    repair = "unsafe: map to the OOV id"
+    applicability = Applicability.UNSAFE
+    trigger = "a negative token id"
+
+
+class NonIntegerIndex(Rule):
+    """
+    ## What it does
+    Reports token ids stored as floats with a fractional part.
+
+    ## Why it matters
+    The Embedding casts ids to integers, so `3.7` silently reads row 3: the array holds
+    something other than token ids (features, normalised values).
+
+    ## Example
+    Token ids divided by the vocabulary size "to normalise" them.
+
+    ## Fix safety
+    No automatic fix: rebuild the token ids.
+    """
+
+    code = "KF203"
+    name = "non-integer-index"
+    severity = Severity.ERROR
+    repair = "none"
+    applicability = Applicability.NONE
+    trigger = "float ids with a fractional part"
+
+
+class LabelOutOfRange(Rule):
+    """
+    ## What it does
+    Reports sparse (integer) labels outside `[0, units)` of the output they train.
+
+    ## Why it matters
+    On the CPU, training stops with `Received a label value of 12 which is outside the valid
+    range of [0, 10)`; on a GPU the loss is NaN and training goes on.
+
+    ## Example
+    11 classes in the labels, `Dense(10, activation='softmax')` in the model.
+
+    ## Fix safety
+    No automatic fix: the output needs more units, or the labels another encoding.
+    """
+
+    code = "KF211"
+    name = "label-out-of-range"
+    severity = Severity.ERROR
+    repair = "none"
+    applicability = Applicability.NONE
+    trigger = "sparse labels outside [0, units) of the output"
+
+
+class OneBasedLabels(Rule):
+    """
+    ## What it does
+    Reports sparse labels that are exactly `1..units`, with no 0: classes numbered from one.
+
+    ## Why it matters
+    The label `units` is out of range (an error on the CPU, NaN on a GPU), and class 0 of
+    the output is never trained.
+
+    ## Example
+    Ratings 1–5 as labels for `Dense(5, activation='softmax')`.
+
+    ## Fix safety
+    Safe: shift every label by -1.
+    """
+
+    code = "KF212"
+    name = "one-based-labels"
+    severity = Severity.ERROR
+    repair = "safe: shift by -1"
+    applicability = Applicability.SAFE
+    trigger = "labels are exactly 1..units, no 0"
+
+
+class OnehotWithSparseLoss(Rule):
+    """
+    ## What it does
+    Reports one-hot labels `(N, K)` for an output trained with a sparse categorical loss.
+
+    ## Why it matters
+    Keras 3 fails with `Argument output must have rank (ndim) target.ndim - 1`; tf.keras
+    with `Can not squeeze dim[1], expected a dimension of 1, got 10`.
+
+    ## Example
+    `keras.utils.to_categorical(y)` labels with `loss='sparse_categorical_crossentropy'`.
+
+    ## Fix safety
+    Safe: `np.argmax(y, axis=-1)` loses nothing from one-hot rows; or switch the model's loss
+    to `categorical_crossentropy`.
+    """
+
+    code = "KF213"
+    name = "onehot-with-sparse-loss"
+    severity = Severity.ERROR
+    repair = "safe: argmax, or patch the loss"
+    applicability = Applicability.SAFE
+    trigger = "one-hot (N,K) labels with a sparse categorical loss"
+
+
+class SparseWithCategoricalLoss(Rule):
+    """
+    ## What it does
+    Reports integer class labels `(N,)` or `(N, 1)` for an output trained with a
+    (non-sparse) categorical loss, which expects one-hot rows.
+
+    ## Why it matters
+    Keras 3 fails with `Arguments target and output must have the same rank`; tf.keras with
+    `Shapes (None, 1) and (None, 10) are incompatible`.
+
+    ## Example
+    `y = [3, 0, 7, ...]` with `loss='categorical_crossentropy'`.
+
+    ## Fix safety
+    Safe: `keras.utils.to_categorical(y, units)`; or switch the loss to
+    `sparse_categorical_crossentropy`.
+    """
+
+    code = "KF214"
+    name = "sparse-with-categorical-loss"
+    severity = Severity.ERROR
+    repair = "safe: one-hot, or patch the loss"
+    applicability = Applicability.SAFE
+    trigger = "integer labels with a (non-sparse) categorical loss"
+
+
+class LabelShapeMismatch(Rule):
+    """
+    ## What it does
+    Reports labels whose shape cannot match the output's shape under its loss.
+
+    ## Why it matters
+    Some mismatches fail (`Shapes (None, 3) and (None, 1) are incompatible`); others are
+    silent: mean squared error broadcasts `(N, 3)` targets against an `(N, 1)` output and
+    trains on a meaningless loss.
+
+    ## Example
+    Three regression targets per sample for `Dense(1)`.
+
+    ## Fix safety
+    Safe where a reshape is lossless (`(N, 1, 1)` for `(N, 1)`); otherwise no automatic fix.
+    """
+
+    code = "KF215"
+    name = "label-shape-mismatch"
+    severity = Severity.ERROR
+    repair = "safe where lossless: reshape"
+    applicability = Applicability.NONE
+    trigger = "label shape cannot match the output shape"
+
+
+class BinaryLabelRange(Rule):
+    """
+    ## What it does
+    Reports labels outside `[0, 1]` for a binary cross-entropy loss.
+
+    ## Why it matters
+    Binary cross-entropy with a label of 2 or -1 has no minimum in `[0, 1]`: the loss goes
+    negative and the model learns nonsense, without any error.
+
+    ## Example
+    Labels `{1, 2}` for a one-unit sigmoid output.
+
+    ## Fix safety
+    No automatic fix: re-encode the labels as 0/1.
+    """
+
+    code = "KF216"
+    name = "binary-label-range"
+    severity = Severity.ERROR
+    repair = "none"
+    applicability = Applicability.NONE
+    trigger = "labels outside [0, 1] for binary cross-entropy"
+
+
+def _nonfinite(ctx: ValueContext, role: str) -> Iterator[Finding]:
+    stats = ctx.stats
+    if stats is None or not (stats.nan or stats.inf):
+        return
+    yield NonFinite.finding(
+        what=f"{role} holds {stats.nan} NaN and {stats.inf} Inf values in "
+        f"{stats.nonfinite_rows} of {stats.rows} samples; the first is row "
+        f"{stats.first_nonfinite_row}",
+        why="one non-finite value makes the loss NaN and ruins the weights without an error",
+        fix=f"drop {_plural(stats.nonfinite_rows, 'sample')} [unsafe], or fix the values at "
+        "their source",
+        expected=0,
+        received={"nan": stats.nan, "inf": stats.inf, "rows": stats.nonfinite_rows},
+        first_row=stats.first_nonfinite_row,
+    )
+
+
+def _non_numeric(ctx: ValueContext, role: str) -> Iterator[Finding]:
+    ref = ctx.array
+    if ref.kind not in NON_NUMERIC_KINDS:
+        return
+    yield NonNumeric.finding(
+        what=f"{role} has dtype {ref.dtype}; the model takes numbers",
+        why="Keras cannot turn strings or Python objects into a tensor for this layer",
+        fix="encode the values as numbers first (StringLookup, or a label encoder) "
+        "[no automatic fix]",
+        expected="numeric",
+        received=ref.dtype,
+    )
+
+
+def check_input_values(ctx: ValueContext) -> Iterator[Finding]:
+    inp, stats = ctx.input, ctx.stats
+    if inp is None:
+        return
+    role = f"input '{inp.name}'"
+    yield from _non_numeric(ctx, role)
+    yield from _nonfinite(ctx, role)
+    if stats is None or stats.min is None or stats.max is None:
+        return
+    for emb in inp.embeddings:
+        above = stats.at_or_above.get(emb.input_dim, Count())
+        if above.count:
+            yield IndexOutOfRange.finding(
+                what=f"Embedding '{emb.layer}' takes ids in [0, {emb.input_dim}); "
+                f"{_plural(above.count, 'id')} outside, the largest {_number(stats.max)}: "
+                f"indices{_where(above.first)} = {_number(above.first_value)} is not in "
+                f"[0, {emb.input_dim})",
+                why="the CPU stops with this message; a GPU returns zeros and trains on garbage",
+                fix=f"grow the Embedding's input_dim to {int(stats.max) + 1} [unsafe], or map "
+                "those ids to an out-of-vocabulary id [unsafe]",
+                expected=[0, emb.input_dim],
+                received=_number(stats.max),
+                count=above.count,
+                first=list(above.first or ()),
+                layer=emb.layer,
+            )
+        if stats.negative.count:
+            neg = stats.negative
+            yield NegativeIndex.finding(
+                what=f"Embedding '{emb.layer}' takes ids in [0, {emb.input_dim}); "
+                f"{_plural(neg.count, 'id')} negative, the smallest {_number(stats.min)}: "
+                f"indices{_where(neg.first)} = {_number(neg.first_value)}",
+                why="Keras 3 wraps negative ids to the end of the table: they silently read "
+                "the last embedding row",
+                fix="map negative ids to an out-of-vocabulary id, or pad with 0 [unsafe]",
+                expected=[0, emb.input_dim],
+                received=_number(stats.min),
+                count=neg.count,
+                first=list(neg.first or ()),
+                layer=emb.layer,
+            )
+        if stats.fractional.count:
+            frac = stats.fractional
+            yield NonIntegerIndex.finding(
+                what=f"Embedding '{emb.layer}' takes integer ids; "
+                f"{_plural(frac.count, 'value')} with a fractional part: "
+                f"indices{_where(frac.first)} = {_number(frac.first_value)}",
+                why="the Embedding truncates them to integers, so this is not token-id data",
+                fix="rebuild the token ids from the text [no automatic fix]",
+                expected="integers",
+                received=ctx.array.dtype,
+                count=frac.count,
+                first=list(frac.first or ()),
+            )
+    if not inp.embeddings and _integer_dtype(inp.dtype):
+        yield from _dtype_mismatch(ctx, inp, stats)
+
+
+def _dtype_mismatch(ctx: ValueContext, inp: InputSpec, stats: ArrayStats) -> Iterator[Finding]:
+    info = np.iinfo(np.dtype(inp.dtype))
+    if stats.fractional.count:
+        frac = stats.fractional
+        yield DtypeMismatch.finding(
+            what=f"input '{inp.name}' has dtype {inp.dtype}; this {ctx.array.dtype} array has "
+            f"{_plural(frac.count, 'value')} with a fractional part, the first "
+            f"at {_where(frac.first)} = {_number(frac.first_value)}",
+            why=f"Keras casts the data to {inp.dtype}, silently dropping the fractions",
+            fix="round the data on purpose, or give the Input a float dtype [no automatic fix]",
+            expected=inp.dtype,
+            received=ctx.array.dtype,
+        )
+    elif (
+        stats.min is not None
+        and stats.max is not None
+        and (stats.min < info.min or stats.max > info.max)
+    ):
+        yield DtypeMismatch.finding(
+            what=f"input '{inp.name}' has dtype {inp.dtype} ([{info.min}, {info.max}]); "
+            f"the data spans [{_number(stats.min)}, {_number(stats.max)}]",
+            why=f"values beyond {inp.dtype}'s range wrap around when Keras casts them",
+            fix="give the Input a wider dtype, or rescale the data [no automatic fix]",
+            expected=inp.dtype,
+            received=ctx.array.dtype,
+        )
+
+
+def _output_sample(out: OutputSpec) -> Shape | None:
+    if out.shape is not None:
+        return out.shape[1:]
+    return (out.units,) if out.units is not None else None
+
+
+def _sparse_form(label: tuple[int, ...], out_sample: Shape) -> bool:
+    return bool(out_sample) and (label == out_sample[:-1] or label == (*out_sample[:-1], 1))
+
+
+def _same(label: tuple[int, ...], out_sample: Shape) -> bool:
+    return len(label) == len(out_sample) and all(
+        o is None or o == d for d, o in zip(label, out_sample, strict=True)
+    )
+
+
+def check_label_values(ctx: ValueContext) -> Iterator[Finding]:
+    out, stats, ref = ctx.output, ctx.stats, ctx.array
+    if out is None:
+        return
+    role = f"the labels of output '{out.name}'"
+    yield from _non_numeric(ctx, role)
+    yield from _nonfinite(ctx, role)
+    loss = out.loss.name if out.loss is not None else None
+    out_sample = _output_sample(out)
+    if loss is None or out_sample is None or stats is None or stats.min is None:
+        return
+    label = ref.shape[1:]
+    units = out.units or 0
+    if loss in SPARSE_LOSSES:
+        if units > 1 and _same(label, out_sample) and stats.all_onehot:
+            yield OnehotWithSparseLoss.finding(
+                what=f"{role} are one-hot rows of {format_shape(ref.shape)}; the loss "
+                f"{loss} takes integer class ids of shape {format_shape((ref.shape[0],))}",
+                why="a sparse loss reads one class id per sample, not a one-hot row",
+                fix="np.argmax(y, axis=-1) [safe], or switch the loss to "
+                "categorical_crossentropy [safe]",
+                expected=[ref.shape[0]],
+                received=list(ref.shape),
+            )
+        elif _sparse_form(label, out_sample):
+            yield from _sparse_range(ctx, out, stats, role)
+        else:
+            yield from _shape_mismatch(ctx, out, out_sample, role, loss)
+    elif loss in CATEGORICAL_LOSSES:
+        if units > 1 and _sparse_form(label, out_sample) and not _same(label, out_sample):
+            yield SparseWithCategoricalLoss.finding(
+                what=f"{role} are class ids of shape {format_shape(ref.shape)} (values "
+                f"{_number(stats.min)}..{_number(stats.max)}); the loss {loss} takes one-hot "
+                f"rows of shape {format_shape((ref.shape[0], *out_sample))}",
+                why="a categorical loss compares each label row with the output's "
+                f"{units} probabilities",
+                fix=f"keras.utils.to_categorical(y, {units}) [safe], or switch the loss to "
+                "sparse_categorical_crossentropy [safe]",
+                expected=[ref.shape[0], *out_sample],
+                received=list(ref.shape),
+            )
+        elif not _same(label, out_sample):
+            yield from _shape_mismatch(ctx, out, out_sample, role, loss)
+    else:
+        lo, hi = stats.min, stats.max or 0.0
+        if loss in BINARY_LOSSES and (lo < 0 or hi > 1):
+            yield BinaryLabelRange.finding(
+                what=f"{role} span [{_number(lo)}, {_number(hi)}]; the loss "
+                f"{loss} takes labels in [0, 1]",
+                why="binary cross-entropy has no minimum for labels outside [0, 1]: the model "
+                "learns nonsense without an error",
+                fix="re-encode the labels as 0/1 [no automatic fix]",
+                expected=[0, 1],
+                received=[_number(lo), _number(hi)],
+            )
+        benign = label == () and out_sample == (1,)  # (N,) for (None, 1): Keras squeezes
+        if not benign and not _same(label, out_sample):
+            yield from _shape_mismatch(ctx, out, out_sample, role, loss)
+
+
+def _sparse_range(
+    ctx: ValueContext, out: OutputSpec, stats: ArrayStats, role: str
+) -> Iterator[Finding]:
+    units = out.units
+    if not units or stats.max is None or stats.min is None:
+        return
+    above = stats.at_or_above.get(units, Count())
+    if stats.integral and stats.min == 1 and stats.max == units:
+        yield OneBasedLabels.finding(
+            what=f"{role} run from 1 to {units} with no 0; output '{out.name}' has {units} "
+            f"units, classes 0..{units - 1}",
+            why=f"label {units} is out of range (an error on the CPU, NaN on a GPU) and "
+            "class 0 is never trained",
+            fix="shift the labels: y - 1 [safe]",
+            expected=[0, units - 1],
+            received=[1, units],
+        )
+        return
+    if above.count or stats.negative.count:
+        first = above if above.count else stats.negative
+        count = above.count + stats.negative.count
+        yield LabelOutOfRange.finding(
+            what=f"{role} must be in [0, {units}); {_plural(count, 'label')} outside "
+            f"(range {_number(stats.min)}..{_number(stats.max)}): "
+            f"Received a label value of {_number(first.first_value)} at "
+            f"{_where(first.first)}, outside the valid range of [0, {units})",
+            why="the CPU stops with this message; a GPU gives a NaN loss and trains on",
+            fix="give the output as many units as classes, or re-encode the labels "
+            "[no automatic fix]",
+            expected=[0, units],
+            received=[_number(stats.min), _number(stats.max)],
+            count=count,
+            first=list(first.first or ()),
+        )
+
+
+def _shape_mismatch(
+    ctx: ValueContext, out: OutputSpec, out_sample: Shape, role: str, loss: str
+) -> Iterator[Finding]:
+    ref = ctx.array
+    target = (ref.shape[0], *out_sample)
+    lossless = None not in out_sample and int(np.prod(ref.shape[1:], dtype=np.int64)) == int(
+        np.prod([d or 0 for d in out_sample], dtype=np.int64)
+    )
+    yield LabelShapeMismatch.finding(
+        what=f"{role} have shape {format_shape(ref.shape)}; output '{out.name}' gives "
+        f"{format_shape((None, *out_sample))} and the loss {loss} compares them element-wise",
+        why="mismatched targets either fail or, with a regression loss, broadcast silently "
+        "into a meaningless loss",
+        fix=f"reshape the labels to {format_shape(target)} [safe]"
+        if lossless
+        else "give the labels the output's shape, or the output the labels' [no automatic fix]",
+        applicability=Applicability.SAFE if lossless else Applicability.NONE,
+        expected=[None, *out_sample],
+        received=list(ref.shape),
+    )
+
+
+CHECKS = (
+    Check(
+        rules=(
+            NonNumeric,
+            NonFinite,
+            IndexOutOfRange,
+            NegativeIndex,
+            NonIntegerIndex,
+            DtypeMismatch,
+        ),
+        scope="input_values",
+        run=check_input_values,
+    ),
+    Check(
+        rules=(
+            NonNumeric,
+            NonFinite,
+            LabelOutOfRange,
+            OneBasedLabels,
+            OnehotWithSparseLoss,
+            SparseWithCategoricalLoss,
+            LabelShapeMismatch,
+            BinaryLabelRange,
+        ),
+        scope="label_values",
+        run=check_label_values,
+    ),
+)
+RULES = (
+    DtypeMismatch,
+    IndexOutOfRange,
+    NegativeIndex,
+    NonIntegerIndex,
+    LabelOutOfRange,
+    OneBasedLabels,
+    OnehotWithSparseLoss,
+    SparseWithCategoricalLoss,
+    LabelShapeMismatch,
+    BinaryLabelRange,
+    NonFinite,
+    NonNumeric,
+)

@@ -1,0 +1,123 @@
+"""One streaming pass per array gathering what every value rule needs.
+
+The plan (what to gather) is derived from the contract before reading: thresholds to count
+(an Embedding's `input_dim`, an output's `units`), whether ranges, integrality or one-hot rows
+matter. The pass reads the array once in chunks; rules then read only these statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kerasfix.loaders.base import ArrayRef
+from kerasfix.loaders.chunks import iter_chunks
+
+Index = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    finite: bool = True  # count NaN/Inf and the rows holding them
+    value_range: bool = False  # min, max, negatives, fractional values
+    thresholds: tuple[int, ...] = ()  # count values >= each, with the first position
+    onehot: bool = False  # whether every row is one-hot (0/1 values summing to 1)
+
+    def merge(self, other: ScanPlan) -> ScanPlan:
+        return ScanPlan(
+            finite=self.finite or other.finite,
+            value_range=self.value_range or other.value_range,
+            thresholds=tuple(sorted(set(self.thresholds) | set(other.thresholds))),
+            onehot=self.onehot or other.onehot,
+        )
+
+
+@dataclass
+class Count:
+    """How many values broke a rule, and where the first one is."""
+
+    count: int = 0
+    first: Index | None = None
+    first_value: float | None = None
+
+    def add(self, mask: np.ndarray[Any, Any], chunk: np.ndarray[Any, Any], row0: int) -> None:
+        n = int(np.count_nonzero(mask))
+        if n and self.first is None:
+            where = np.argwhere(mask)[0]
+            self.first = (int(where[0]) + row0, *(int(i) for i in where[1:]))
+            self.first_value = float(chunk[tuple(where)])
+        self.count += n
+
+
+@dataclass
+class ArrayStats:
+    elements: int = 0
+    rows: int = 0
+    min: float | None = None
+    max: float | None = None
+    nan: int = 0
+    inf: int = 0
+    nonfinite_rows: int = 0
+    first_nonfinite_row: int | None = None
+    negative: Count = field(default_factory=Count)
+    fractional: Count = field(default_factory=Count)
+    at_or_above: dict[int, Count] = field(default_factory=dict)
+    onehot_rows: int = 0  # rows of 0/1 values summing to exactly 1
+    binary: bool = True  # every value is 0 or 1
+
+    @property
+    def integral(self) -> bool:
+        return self.fractional.count == 0 and self.nan == 0 and self.inf == 0
+
+    @property
+    def all_onehot(self) -> bool:
+        return self.rows > 0 and self.onehot_rows == self.rows
+
+
+def scan(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:
+    """Read the array once, chunk by chunk, gathering what `plan` asks for."""
+    stats = ArrayStats(at_or_above={t: Count() for t in plan.thresholds})
+    floating = ref.kind in "fc"
+    for row0, raw in iter_chunks(ref):
+        chunk = raw.real if ref.kind == "c" else raw
+        if chunk.ndim == 0:
+            chunk = chunk.reshape(1)
+        stats.elements += chunk.size
+        stats.rows += chunk.shape[0] if chunk.ndim else 1
+        if chunk.size == 0:
+            continue
+        finite: np.ndarray[Any, Any] | None = None
+        if floating and (plan.finite or plan.value_range):
+            finite = np.isfinite(chunk)
+            if not finite.all():
+                nan = np.isnan(chunk)
+                stats.nan += int(nan.sum())
+                stats.inf += int(chunk.size - finite.sum()) - int(nan.sum())
+                bad_rows = ~finite.reshape(chunk.shape[0], -1).all(axis=1)
+                stats.nonfinite_rows += int(bad_rows.sum())
+                if stats.first_nonfinite_row is None:
+                    stats.first_nonfinite_row = row0 + int(np.argmax(bad_rows))
+            else:
+                finite = None  # all finite: no masking needed below
+        if not (plan.value_range or plan.thresholds or plan.onehot):
+            continue
+        values = chunk if finite is None else np.where(finite, chunk, 0)
+        lo, hi = values.min(), values.max()
+        stats.min = float(lo) if stats.min is None else min(stats.min, float(lo))
+        stats.max = float(hi) if stats.max is None else max(stats.max, float(hi))
+        if lo < 0:
+            stats.negative.add(values < 0, chunk, row0)
+        if floating:
+            fractional = values != np.floor(values)
+            if fractional.any():
+                stats.fractional.add(fractional, chunk, row0)
+        for threshold, count in stats.at_or_above.items():
+            if hi >= threshold:
+                count.add(values >= threshold, chunk, row0)
+        if plan.onehot and values.ndim == 2:
+            binary = (values == 0) | (values == 1)
+            stats.binary = stats.binary and bool(binary.all())
+            stats.onehot_rows += int((binary.all(axis=1) & (values.sum(axis=1) == 1)).sum())
+    return stats
