@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from collections.abc import Iterable
 
 from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext, kf2_values
+from kerasfix.checks.catalog import known_token
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
 from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import FileResult, Finding, Report
@@ -24,7 +26,7 @@ def inspect_model(model_path: str) -> ModelContract:
 
 def validate_codes(tokens: Iterable[str]) -> None:
     for token in tokens:
-        if not any(rule.matches(token) for rule in RULES.values()):
+        if not known_token(token):
             raise UsageError(f"--select/--ignore: {token!r} names no rule (see `kerasfix rules`)")
 
 
@@ -85,6 +87,10 @@ def diagnose(model_path: str, data_paths: list[str], options: DiagnoseOptions) -
                 )
         results.extend(_check_file(contract, options, file, labels))
 
+    if data_paths and not files:
+        raise NoDataReadError(
+            "no DATA found: " + ", ".join(data_paths) + " holds no .npy, .npz, .h5 or .hdf5 file"
+        )
     if data_paths and files and not readable:
         raise NoDataReadError(
             "no DATA could be read: "
@@ -199,13 +205,14 @@ def _check_file(
         if check.scope == "group":
             anchor.findings.extend(check.run(GroupContext(contract, options, group)))
     results.extend(by_key.values())
-    if missing := [i.name for i in contract.inputs if i.name not in group.x and group.x]:
+    missing = [i.name for i in contract.inputs if i.name not in group.x]
+    if missing and not label_file:
         anchor.findings.append(
             NoMatchingArray.finding(
                 what=f"no array feeds input(s) {', '.join(map(repr, missing))}; the file holds "
                 + ", ".join(repr(k) for k in sorted(file.arrays)),
-                why="a multi-input model needs an array for every input",
-                fix="name them: --x input_name=KEY for each input",
+                why="training needs an array for every model input",
+                fix="name them: --x KEY, or --x input_name=KEY for each input",
                 expected=[i.name for i in contract.inputs],
                 received=sorted(file.arrays),
             )
@@ -232,7 +239,7 @@ def _check_values(
     if plan is not None:
         try:
             stats = scan(ref, plan)
-        except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile) as exc:
+        except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as exc:
             text = str(exc).strip().splitlines()
             reason = f"reading the values failed: {text[0] if text else type(exc).__name__}"
             result.findings.append(UnreadableData.for_reason(reason))

@@ -11,6 +11,7 @@ import pytest
 
 from kerasfix.checks import RULES
 from kerasfix.checks.base import DOC_SECTIONS
+from kerasfix.checks.catalog import ALL_CODES
 from tests.conftest import FIXTURES, ROOT, run_cli
 
 CASES = sorted(p.parent for p in FIXTURES.glob("**/case.json"))
@@ -77,6 +78,11 @@ def test_every_rule_has_complete_docs(code: str) -> None:
     assert rule.name and rule.trigger and rule.repair
 
 
+def test_every_rule_is_in_the_catalogue_of_codes() -> None:
+    for code, rule in RULES.items():
+        assert ALL_CODES[code] == rule.name
+
+
 def test_rules_agree_with_the_public_contract() -> None:
     rules_md = ROOT.parent / "shared" / "RULES.md"
     if not rules_md.is_file():
@@ -84,6 +90,7 @@ def test_rules_agree_with_the_public_contract() -> None:
     table = dict(re.findall(r"^\| (KF\d{3}) \| ([a-z-]+) \|", rules_md.read_text(), re.M))
     for code, rule in RULES.items():
         assert table.get(code) == rule.name, code
+    assert table == ALL_CODES
 
 
 def test_seed_lstm_example_reports_missing_axis() -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from kerasfix.checks.catalog import token_matches
 from kerasfix.findings import Applicability, Finding, Severity
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.keys import Group
@@ -62,7 +63,7 @@ class Rule:
     @classmethod
     def matches(cls, token: str) -> bool:
         """`--select`/`--ignore`: a code, a code prefix (`KF1`, `KF10`) or a rule name."""
-        return token == cls.name or cls.code.startswith(token.upper())
+        return token_matches(token, cls.code, cls.name)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,19 @@ from kerasfix.model.contract import InputSpec, format_shape
 MAX_LISTED_CANDIDATES = 6
 
 RNN_LAYERS = frozenset(
-    {"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "CuDNNLSTM", "CuDNNGRU", "TimeDistributed"}
+    {
+        "LSTM",
+        "GRU",
+        "SimpleRNN",
+        "RNN",
+        "Bidirectional",
+        "CuDNNLSTM",
+        "CuDNNGRU",
+        "TimeDistributed",
+        "ConvLSTM1D",
+        "ConvLSTM2D",
+        "ConvLSTM3D",
+    }
 )
 
 
@@ -312,6 +324,9 @@ def _axis_roles(inp: InputSpec) -> list[str]:
         return ["length"] * n
     if n == 1:
         return ["feature"]
+    if n >= 3 and set(inp.consumers) & RNN_LAYERS:
+        # TimeDistributed / ConvLSTM inputs: (timesteps, spatial..., channels).
+        return ["length"] + ["spatial"] * (n - 2) + ["feature"]
     if inp.data_format == "channels_first":
         return ["feature"] + (["length"] if n == 2 else ["spatial"] * (n - 1))
     return (["length"] if n == 2 else ["spatial"] * (n - 1)) + ["feature"]
@@ -373,10 +388,10 @@ def check_input_shape(ctx: InputContext) -> Iterator[Finding]:
         )
         return
     if len(data) == len(expected) - 1 and data:
-        yield from _missing_axis(inp, data)
+        yield from _missing_axis(inp, data, ctx.contract.adapts_input_rank)
         return
     if len(data) == len(expected) + 1 and data:
-        found = _extra_axis(inp, data)
+        found = _extra_axis(inp, data, ctx.contract.adapts_input_rank)
         if found is not None:
             yield found
             return
@@ -402,7 +417,7 @@ def check_input_shape(ctx: InputContext) -> Iterator[Finding]:
     )
 
 
-def _missing_axis(inp: InputSpec, data: DataShape) -> Iterator[Finding]:
+def _missing_axis(inp: InputSpec, data: DataShape, adapts: bool) -> Iterator[Finding]:
     spec, sample = inp.sample_shape, data[1:]
     positions = [
         p
@@ -417,7 +432,8 @@ def _missing_axis(inp: InputSpec, data: DataShape) -> Iterator[Finding]:
     axis = positions[-1] + 1
     target = (*data[:axis], 1, *data[axis:])
     trailing = axis == len(data)
-    if trailing:
+    lenient = trailing and adapts
+    if lenient:
         why = (
             f"{_reads(inp)}; Keras 3 adds the trailing axis itself, but Keras 2, tf.keras, "
             "exported SavedModels and serving fail on this data"
@@ -429,16 +445,16 @@ def _missing_axis(inp: InputSpec, data: DataShape) -> Iterator[Finding]:
         why=why,
         fix=f"add the axis: np.expand_dims(x, {-1 if trailing else axis}) gives "
         f"{format_shape(target)} [safe]",
-        severity=Severity.WARNING if trailing else Severity.ERROR,
+        severity=Severity.WARNING if lenient else Severity.ERROR,
         expected=list(inp.batch_shape),
         received=list(data),
         axis=axis,
         target_shape=list(target),
-        keras3_implicit=trailing,
+        keras3_implicit=lenient,
     )
 
 
-def _extra_axis(inp: InputSpec, data: DataShape) -> Finding | None:
+def _extra_axis(inp: InputSpec, data: DataShape, adapts: bool) -> Finding | None:
     spec, sample = inp.sample_shape, data[1:]
     positions = [
         p
@@ -450,10 +466,11 @@ def _extra_axis(inp: InputSpec, data: DataShape) -> Finding | None:
     axis = positions[-1] + 1
     target = data[:axis] + data[axis + 1 :]
     trailing = axis == len(data) - 1
+    lenient = trailing and adapts
     why = (
         "Keras 3 squeezes a trailing size-1 axis itself, but Keras 2, tf.keras and serving "
         "fail on this data"
-        if trailing
+        if lenient
         else f"axis {axis} has size 1 and no place in the input's shape"
     )
     return ExtraAxis.finding(
@@ -461,12 +478,12 @@ def _extra_axis(inp: InputSpec, data: DataShape) -> Finding | None:
         why=why,
         fix=f"drop the axis: np.squeeze(x, {-1 if trailing else axis}) gives "
         f"{format_shape(target)} [safe]",
-        severity=Severity.WARNING if trailing else Severity.ERROR,
+        severity=Severity.WARNING if lenient else Severity.ERROR,
         expected=list(inp.batch_shape),
         received=list(data),
         axis=axis,
         target_shape=list(target),
-        keras3_implicit=trailing,
+        keras3_implicit=lenient,
     )
 
 
@@ -511,8 +528,21 @@ def _flattened(inp: InputSpec, data: DataShape) -> Finding | None:
         per_sample = math.prod(d or 0 for d in spec)
         if per_sample == 0 or data[0] % per_sample:
             return None
-        candidates = [spec]
         samples = data[0] // per_sample
+        target = (samples, *spec)
+        # Whether these are `samples` samples is the labels' to say: nothing is applied.
+        return Flattened.finding(
+            what=f"{_expects(inp)}; {_found(data)}: one flat vector, samples included; "
+            f"{data[0]} values are {samples} samples of {per_sample} if that is how it was "
+            "flattened",
+            why=f"{_reads(inp)}; a flat array has no sample axis to train on",
+            fix=f"if it holds {samples} samples: x.reshape{format_shape(target)}; check the "
+            "count against the labels [no automatic fix]",
+            applicability=Applicability.NONE,
+            expected=list(inp.batch_shape),
+            received=list(data),
+            candidates=[list(target)],
+        )
     else:
         candidates = reshape_candidates(math.prod(data[1:]), spec)
         samples = data[0]
@@ -521,7 +551,7 @@ def _flattened(inp: InputSpec, data: DataShape) -> Finding | None:
     targets = [(samples, *c) for c in candidates]
     if len(targets) == 1:
         return Flattened.finding(
-            what=f"{_expects(inp)}; {_found(data)}: the same {math.prod(data[1:] or data)} "
+            what=f"{_expects(inp)}; {_found(data)}: the same {math.prod(data[1:])} "
             "values per sample, flattened",
             why=f"{_reads(inp)}; the values are there but not in the input's shape",
             fix=f"reshape: x.reshape{format_shape(targets[0])} [safe]",

@@ -170,6 +170,9 @@ def check_cardinality(ctx: GroupContext) -> Iterator[Finding]:
 
 
 def check_batches(ctx: GroupContext) -> Iterator[Finding]:
+    """A stateful RNN needs every batch full (an error otherwise); a model that only fixes
+    `batch_shape` trains in Keras 3 with a partial last batch, but breaks in export, serving
+    and Keras 2 (a warning, beside KF304)."""
     contract, options = ctx.contract, ctx.options
     fixed = contract.fixed_batch_size
     if fixed is None and not contract.stateful:
@@ -181,23 +184,16 @@ def check_batches(ctx: GroupContext) -> Iterator[Finding]:
     if not counts:
         return
     samples = min(counts)
+    severity = Severity.ERROR if contract.stateful else Severity.WARNING
     source = "the model's batch_shape" if fixed is not None else "--batch-size"
-    if options.batch_size is not None and options.batch_size > samples:
-        batch_given = options.batch_size
-        yield BatchLargerThanData.finding(
-            what=f"--batch-size {batch_given} is larger than the {samples} samples, "
-            f"and the model fixes its batch size",
-            why="a fixed-batch model takes only full batches, and not one exists",
-            fix="use more samples or a smaller batch size [no automatic fix]",
-            expected=batch_given,
-            received=samples,
-        )
-        return
+    if options.batch_size is not None and fixed is not None and options.batch_size != fixed:
+        source = f"the model's batch_shape; --batch-size {options.batch_size} cannot apply"
     if batch > samples:
         yield BatchLargerThanData.finding(
             what=f"the fixed batch size {batch} ({source}) is larger than the {samples} samples",
             why="a fixed-batch model takes only full batches, and not one exists",
             fix="use more samples or a smaller batch size [no automatic fix]",
+            severity=severity,
             expected=batch,
             received=samples,
         )
@@ -219,6 +215,7 @@ def check_batches(ctx: GroupContext) -> Iterator[Finding]:
         f"{remainder} left over",
         why=f"the last batch of {remainder} breaks a model that takes exactly {batch}",
         fix=fix,
+        severity=severity,
         applicability=applicability,
         expected=batch,
         received=samples,

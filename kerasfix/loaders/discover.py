@@ -4,6 +4,7 @@ and confirmed by magic bytes, every failure turned into that file's reason (KF00
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Callable, Iterator
 
 from kerasfix import safeio
@@ -78,7 +79,7 @@ def read_data_file(path: str, allow_pickle: bool = False) -> DataFile:
         result.error = exc.reason
     except MemoryError:
         result.error = "reading the header ran out of memory"
-    except (OSError, ValueError, RuntimeError, EOFError) as exc:
+    except (OSError, ValueError, RuntimeError, EOFError, zlib.error) as exc:
         text = str(exc).strip().splitlines()
         result.error = text[0] if text else type(exc).__name__
     return result

@@ -32,6 +32,8 @@ def read_h5(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
                 obj = f.get(name)
                 if not isinstance(obj, h5py.Dataset):
                     return
+                if obj.shape is None:
+                    return  # a null dataspace holds no array
                 if obj.external or obj.is_virtual:
                     problems.append(f"dataset {name!r} stores its data in other files")
                     return

@@ -85,6 +85,13 @@ def _pick(
             picked[name] = arrays[name]
     if not picked and len(names) == 1:
         found = next((k for k in defaults if k in arrays), None)
+        if found is None:
+            # HDF5 groups: `train/x` answers to `x` when it is the only such dataset.
+            for default in defaults:
+                nested = [k for k in arrays if k.rsplit("/", 1)[-1] == default]
+                if len(nested) == 1:
+                    found = nested[0]
+                    break
         if found is not None:
             picked[names[0]] = arrays[found]
     return picked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 from kerasfix import safeio
 from kerasfix.errors import DataReadError
@@ -30,8 +31,8 @@ def read_npz(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
                 raise DataReadError(f"the archive holds duplicate members {duplicates}")
             refs = []
             for info in infos:
-                if info.is_dir():
-                    continue
+                if info.is_dir() or not info.filename.endswith(".npy"):
+                    continue  # np.load reads only .npy members; a README beside them is fine
                 key = info.filename.removesuffix(".npy")
                 if info.file_size > 64 << 20 and info.file_size > MAX_RATIO * max(
                     info.compress_size, 1
@@ -47,7 +48,7 @@ def read_npz(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
                 check_declared_size(shape, dtype, info.file_size - stream.tell(), f"member {key!r}")
                 refs.append(ref_from_header(path, key, shape, dtype, allow_pickle))
             return refs
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise DataReadError(f"not a readable .npz zip ({exc})") from None
     except RuntimeError as exc:  # encrypted members
         raise DataReadError(str(exc).splitlines()[0]) from None

@@ -7,6 +7,7 @@ legacy `.h5`) and the Keras 2 format (`batch_input_shape`, list-style `inbound_n
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from kerasfix.model.contract import (
     OutputSpec,
     UnsafeLayer,
 )
-from kerasfix.model.known_classes import KNOWN_KERAS_CLASSES
+from kerasfix.model.known_classes import KNOWN_KERAS_CLASSES, KNOWN_KERAS_FUNCTIONS
 
 # Deeper than this, a config is hostile or broken (real models nest a few dozen levels).
 MAX_CONFIG_DEPTH = 100
@@ -37,6 +38,9 @@ UNSAFE_CLASSES = frozenset(
 TRUSTED_MODULE_ROOTS = ("keras", "keras_hub", "keras_cv", "keras_nlp")
 # Config fields that name files or URLs: loading them reads the host (CVE-2025-12058).
 PATH_FIELDS = frozenset({"vocabulary", "filepath", "origin", "to_file", "file_path"})
+# Keys under which a config holds layers: Sequential/Functional lists, and the layers that
+# wrappers (TimeDistributed, Bidirectional, RNN cells) hold inside them.
+LAYER_KEYS = frozenset({"layers", "layer", "cell", "cells", "forward_layer", "backward_layer"})
 # Layers that carry their own activation into the output.
 ACTIVATION_LAYERS = frozenset({"Activation", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU"})
 LOSS_ALIASES = {
@@ -119,7 +123,7 @@ def _walk(
             if prune is not None and prune(item, in_layers):
                 continue
             for key, value in item.items():
-                stack.append((value, depth + 1, key == "layers"))
+                stack.append((value, depth + 1, key in LAYER_KEYS))
         elif isinstance(item, list):
             for value in item:
                 stack.append((value, depth + 1, in_layers))
@@ -135,11 +139,20 @@ def _unsafe_reason(node: dict[str, Any], is_layer: bool) -> str | None:
     registered = node.get("registered_name")
     if class_name in UNSAFE_CLASSES:
         return "it holds Python code"
+    if class_name == "function" and isinstance(config_name := node.get("config"), str):
+        # Keras 3 saves built-in and user functions alike as module "builtins": the name decides.
+        if config_name in KNOWN_KERAS_FUNCTIONS:
+            return None
+        return f"it is the function {config_name!r}, which is not a Keras built-in"
     if isinstance(module, str) and not _trusted_module(module):
         return f"its class comes from module {module!r}"
     if isinstance(registered, str) and ">" in registered and not _trusted_module(registered):
         return f"it is the registered custom object {registered!r}"
-    if is_layer and module is None and class_name not in KNOWN_KERAS_CLASSES:
+    if (
+        (is_layer or ("module" in node and isinstance(registered, str)))
+        and module is None
+        and class_name not in KNOWN_KERAS_CLASSES
+    ):
         return "its class is not a built-in Keras layer"
     if is_layer:
         for field_name in sorted(PATH_FIELDS & config.keys()):
@@ -223,14 +236,15 @@ def _tensor_refs(value: Any, out: list[str]) -> None:
                 stack.extend(reversed(item))
 
 
-def _node_refs(value: Any) -> list[str]:
-    """`input_layers`/`output_layers`: `[name, 0, 0]`, a list of those, or a dict of those."""
+def _node_refs(value: Any) -> list[tuple[str, str]]:
+    """`input_layers`/`output_layers` as (name, layer) pairs: `[layer, 0, 0]`, a list of those,
+    or a dict of those, whose keys are the names `fit` and the losses use."""
     if isinstance(value, dict):
-        return [n for v in value.values() for n in _node_refs(v)]
+        return [(str(k), layer) for k, v in value.items() for _, layer in _node_refs(v)]
     if isinstance(value, list) and value and isinstance(value[0], str):
-        return [value[0]]
+        return [(value[0], value[0])]
     if isinstance(value, list):
-        return [n for v in value for n in _node_refs(v)]
+        return [pair for v in value for pair in _node_refs(v)]
     return []
 
 
@@ -331,18 +345,21 @@ def _read_functional(model_config: dict[str, Any]) -> tuple[list[InputSpec], lis
     ]
     by_name = {layer.name: layer for layer in layers}
     config = model_config.get("config") or {}
-    input_names = _node_refs(config.get("input_layers"))
-    output_names = _node_refs(config.get("output_layers"))
-    if not input_names:
-        input_names = [layer.name for layer in layers if layer.class_name == "InputLayer"]
-    if not output_names:
+    input_refs = _node_refs(config.get("input_layers"))
+    output_refs = _node_refs(config.get("output_layers"))
+    if not input_refs:
+        input_refs = [
+            (layer.name, layer.name) for layer in layers if layer.class_name == "InputLayer"
+        ]
+    if not output_refs:
         raise ConfigError("the Functional model config names no output layers")
     children: dict[str, list[_Layer]] = {}
     for layer in layers:
         for parent in layer.parents:
             children.setdefault(parent, []).append(layer)
     inputs: list[InputSpec] = []
-    for name in input_names:
+    keyed_inputs = isinstance(config.get("input_layers"), dict)
+    for key, name in input_refs:
         if name not in by_name:
             raise ConfigError(f"the config names input layer {name!r}, which it does not define")
         layer = by_name[name]
@@ -352,7 +369,7 @@ def _read_functional(model_config: dict[str, Any]) -> tuple[list[InputSpec], lis
         consumers = [c for c in children.get(name, []) if c.class_name not in _OP_LIKE]
         inputs.append(
             InputSpec(
-                name=str(layer.config.get("name") or name),
+                name=key if keyed_inputs else str(layer.config.get("name") or name),
                 batch_shape=batch_shape,
                 dtype=_dtype(layer.config),
                 embeddings=tuple(e for c in consumers for e in _embedding_of(c.raw)),
@@ -363,10 +380,11 @@ def _read_functional(model_config: dict[str, Any]) -> tuple[list[InputSpec], lis
             )
         )
     outputs = []
-    for name in output_names:
+    for key, name in output_refs:
         if name not in by_name:
             raise ConfigError(f"the config names output layer {name!r}, which it does not define")
-        outputs.append(_output_spec(by_name[name], by_name))
+        spec = _output_spec(by_name[name], by_name)
+        outputs.append(dataclasses.replace(spec, name=key))
     return inputs, outputs
 
 

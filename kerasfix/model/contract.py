@@ -135,6 +135,15 @@ class ModelContract:
     def stateful(self) -> bool:
         return bool(self.stateful_layers)
 
+    @property
+    def adapts_input_rank(self) -> bool:
+        """Whether loading this model gives Keras 3's Functional input adapter, which adds or
+        drops a trailing size-1 axis itself. A SavedModel signature and a model saved by
+        Keras 2 (which users load with Keras 2 / tf.keras) do not."""
+        if self.format == "savedmodel":
+            return False
+        return not (self.keras_version or "").startswith(("1.", "2."))
+
     def input_named(self, name: str) -> InputSpec | None:
         return next((i for i in self.inputs if i.name == name), None)
 
