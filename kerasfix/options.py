@@ -18,3 +18,7 @@ class DiagnoseOptions:
     fail_on: Severity | None = Severity.ERROR  # None: never fail
     allow_pickle: bool = False
     trust_model: bool = False
+    # How variable-length sequences are (to be) padded, as keras.utils.pad_sequences does.
+    pad_value: float = 0
+    padding: str = "pre"
+    truncating: str = "pre"

@@ -24,14 +24,9 @@ class ScanPlan:
     value_range: bool = False  # min, max, negatives, fractional values
     thresholds: tuple[int, ...] = ()  # count values >= each, with the first position
     onehot: bool = False  # whether every row is one-hot (0/1 values summing to 1)
-
-    def merge(self, other: ScanPlan) -> ScanPlan:
-        return ScanPlan(
-            finite=self.finite or other.finite,
-            value_range=self.value_range or other.value_range,
-            thresholds=tuple(sorted(set(self.thresholds) | set(other.thresholds))),
-            onehot=self.onehot or other.onehot,
-        )
+    # Ragged sequences: the length they will be padded or truncated to, and the pad value.
+    maxlen: int | None = None
+    pad_value: float | None = None
 
 
 @dataclass
@@ -50,6 +45,22 @@ class Count:
             self.first_value = float(chunk[tuple(where)])
         self.count += n
 
+    def add_flat(
+        self,
+        mask: np.ndarray[Any, Any],
+        flat: np.ndarray[Any, Any],
+        starts: np.ndarray[Any, Any],
+        row0: int,
+    ) -> None:
+        """The same over concatenated sequences: positions are [sequence, step]."""
+        n = int(np.count_nonzero(mask))
+        if n and self.first is None:
+            i = int(np.argmax(mask))
+            row = int(np.searchsorted(starts, i, side="right")) - 1
+            self.first = (row0 + row, i - int(starts[row]))
+            self.first_value = float(flat[i])
+        self.count += n
+
 
 @dataclass
 class ArrayStats:
@@ -66,6 +77,13 @@ class ArrayStats:
     at_or_above: dict[int, Count] = field(default_factory=dict)
     onehot_rows: int = 0  # rows of 0/1 values summing to exactly 1
     binary: bool = True  # every value is 0 or 1
+    # Ragged sequences only.
+    min_length: int | None = None
+    max_length: int | None = None
+    tokens: int = 0
+    longer: int = 0  # sequences longer than the plan's maxlen
+    tokens_over: int = 0  # tokens beyond maxlen, lost to truncation
+    pad_hits: Count = field(default_factory=Count)  # real tokens equal to the pad value
 
     @property
     def integral(self) -> bool:
@@ -76,8 +94,56 @@ class ArrayStats:
         return self.rows > 0 and self.onehot_rows == self.rows
 
 
+def scan_ragged(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:
+    """One pass over variable-length sequences: lengths, truncation losses, pad-value hits,
+    and the same value statistics as `scan`, positions given as [sequence, step]."""
+    from kerasfix.loaders.ragged import iter_sequences
+
+    stats = ArrayStats(at_or_above={t: Count() for t in plan.thresholds})
+    for row0, sequences in iter_sequences(ref):
+        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        stats.rows += len(sequences)
+        if not len(lengths):
+            continue
+        lo_len, hi_len = int(lengths.min()), int(lengths.max())
+        stats.min_length = lo_len if stats.min_length is None else min(stats.min_length, lo_len)
+        stats.max_length = hi_len if stats.max_length is None else max(stats.max_length, hi_len)
+        if plan.maxlen is not None:
+            over = lengths - plan.maxlen
+            stats.longer += int((over > 0).sum())
+            stats.tokens_over += int(over[over > 0].sum())
+        flat = np.concatenate(sequences) if sequences else np.zeros(0)
+        stats.tokens += flat.size
+        stats.elements += flat.size
+        if flat.size == 0:
+            continue
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        if flat.dtype.kind == "f":
+            finite = np.isfinite(flat)
+            if not finite.all():
+                stats.nan += int(np.isnan(flat).sum())
+                stats.inf += int((~finite).sum()) - int(np.isnan(flat).sum())
+                flat = np.where(finite, flat, 0)
+            fractional = flat != np.floor(flat)
+            if fractional.any():
+                stats.fractional.add_flat(fractional, flat, starts, row0)
+        lo, hi = flat.min(), flat.max()
+        stats.min = float(lo) if stats.min is None else min(stats.min, float(lo))
+        stats.max = float(hi) if stats.max is None else max(stats.max, float(hi))
+        if lo < 0:
+            stats.negative.add_flat(flat < 0, flat, starts, row0)
+        for threshold, count in stats.at_or_above.items():
+            if hi >= threshold:
+                count.add_flat(flat >= threshold, flat, starts, row0)
+        if plan.pad_value is not None:
+            stats.pad_hits.add_flat(flat == plan.pad_value, flat, starts, row0)
+    return stats
+
+
 def scan(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:
     """Read the array once, chunk by chunk, gathering what `plan` asks for."""
+    if ref.ragged:
+        return scan_ragged(ref, plan)
     stats = ArrayStats(at_or_above={t: Count() for t in plan.thresholds})
     floating = ref.kind in "fc"
     for row0, raw in iter_chunks(ref):

@@ -43,14 +43,17 @@ def _integer_dtype(name: str) -> bool:
         return False
 
 
-def plan_for_input(inp: InputSpec, ref: ArrayRef) -> ScanPlan | None:
+def plan_for_input(inp: InputSpec, ref: ArrayRef, options: DiagnoseOptions) -> ScanPlan | None:
     if ref.kind not in "biufc" or ref.kind == "b":
         return None
     ids = bool(inp.embeddings) or _integer_dtype(inp.dtype)
+    length = inp.sample_shape[0] if len(inp.sample_shape) == 1 else None
     return ScanPlan(
         finite=True,
-        value_range=ids,
+        value_range=ids or ref.ragged,
         thresholds=tuple(sorted({e.input_dim for e in inp.embeddings})),
+        maxlen=length if ref.ragged else None,
+        pad_value=options.pad_value if ref.ragged else None,
     )
 
 

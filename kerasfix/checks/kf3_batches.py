@@ -137,7 +137,8 @@ def _counts(ctx: GroupContext) -> list[tuple[str, int]]:
     for name, ref in group.x.items():
         inp = contract.input_named(name)
         # One sample without a batch axis has no sample count (KF108 says so).
-        if ref.shape and not (inp and len(ref.shape) == len(inp.sample_shape)):
+        single = inp is not None and len(ref.shape) == len(inp.sample_shape) and not ref.ragged
+        if ref.shape and not single:
             counts.append((_label(ref.key, "x"), ref.shape[0]))
     for ref in group.y.values():
         if ref.shape:

@@ -16,6 +16,9 @@ class ArrayRef:
     shape: DataShape
     dtype: str  # numpy's dtype string: "float32", "int64", "object", "<U5"
     kind: str  # numpy's dtype.kind: "f", "i", "u", "b", "O", "U", "S", ...
+    # Variable-length sequences (token lists): shape is (sequences,), dtype/kind are the
+    # elements'; read with loaders.ragged.iter_sequences.
+    ragged: bool = False
 
     @property
     def ndim(self) -> int:

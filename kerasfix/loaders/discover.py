@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 from kerasfix import safeio
 from kerasfix.errors import DataReadError
-from kerasfix.loaders import h5, npy, npz
+from kerasfix.loaders import h5, npy, npz, ragged
 from kerasfix.loaders.base import ArrayRef, DataFile
 
 Reader = Callable[[str, bool], list[ArrayRef]]
@@ -24,9 +24,13 @@ FORMATS: dict[str, tuple[str, Reader]] = {
     ".npz": ("npz", npz.read_npz),
     ".h5": ("h5", h5.read_h5),
     ".hdf5": ("h5", h5.read_h5),
+    ".jsonl": ("jsonl", ragged.read_json_sequences),
+    ".json": ("json", ragged.read_json_sequences),
 }
 # Formats RULES.md names that later versions read; until then they are reported, not skipped.
-PLANNED_FORMATS = (".csv", ".tsv", ".jsonl", ".json")
+PLANNED_FORMATS = (".csv", ".tsv")
+# Read when named, not picked up from folders: a dataset folder's .json is usually metadata.
+NAMED_ONLY = (".json",)
 
 
 def _is_junk(name: str) -> bool:
@@ -46,7 +50,7 @@ def discover(paths: list[str]) -> Iterator[str]:
                     ext = os.path.splitext(name)[1].lower()
                     # Inside folders only the formats read today count: a folder's README.json
                     # or notes.csv is not training data until kerasfix can read those formats.
-                    if _is_junk(name) or ext not in FORMATS:
+                    if _is_junk(name) or ext not in FORMATS or ext in NAMED_ONLY:
                         continue
                     path = os.path.join(root, name)
                     if path not in seen:
@@ -95,3 +99,5 @@ def _confirm_magic(path: str, fmt: str) -> None:
         raise DataReadError("not a .npz file (not a zip archive)")
     if fmt == "h5" and not safeio.is_hdf5(path):
         raise DataReadError("not an HDF5 file (no HDF5 signature)")
+    if fmt in ("json", "jsonl") and head.lstrip()[:1] not in (b"[", b"{"):
+        raise DataReadError(f"not a .{fmt} file of token lists (no JSON list or object)")

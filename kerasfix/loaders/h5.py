@@ -41,17 +41,17 @@ def read_h5(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
                     problems.append(f"more than {MAX_DATASETS} datasets")
                     return
                 dtype = obj.dtype
-                if h5py.check_vlen_dtype(dtype) is not None and not h5py.check_string_dtype(dtype):
-                    kind = "O"  # variable-length sequences (ragged)
-                else:
-                    kind = dtype.kind
+                base = h5py.check_vlen_dtype(dtype)
+                ragged = base is not None and not h5py.check_string_dtype(dtype)
+                element = base if ragged else dtype
                 refs.append(
                     ArrayRef(
                         path=path,
                         key=name,
                         shape=tuple(int(d) for d in obj.shape or ()),
-                        dtype=str(dtype),
-                        kind=kind,
+                        dtype=str(element),
+                        kind=element.kind,
+                        ragged=ragged,
                     )
                 )
 

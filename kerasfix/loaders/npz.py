@@ -10,6 +10,7 @@ from kerasfix import safeio
 from kerasfix.errors import DataReadError
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.npy import check_declared_size, read_header, ref_from_header
+from kerasfix.loaders.ragged import describe_object_member
 
 MAX_MEMBERS = 10_000
 # Enough for the header of any real .npy (numpy caps headers at 10 kB).
@@ -46,7 +47,10 @@ def read_npz(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
                 except DataReadError as exc:
                     raise DataReadError(f"member {key!r}: {exc.reason}") from None
                 check_declared_size(shape, dtype, info.file_size - stream.tell(), f"member {key!r}")
-                refs.append(ref_from_header(path, key, shape, dtype, allow_pickle))
+                ref = ref_from_header(path, key, shape, dtype, allow_pickle)
+                if dtype.hasobject:  # only reached with --allow-pickle
+                    ref = describe_object_member(path, key)
+                refs.append(ref)
             return refs
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise DataReadError(f"not a readable .npz zip ({exc})") from None
