@@ -6,6 +6,8 @@ import os
 import zipfile
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext, kf2_values
 from kerasfix.checks.catalog import known_token
@@ -17,6 +19,10 @@ from kerasfix.loaders.keys import Group, is_label_stem, label_sibling, map_array
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
 from kerasfix.options import DiagnoseOptions
 from kerasfix.stats import scan
+
+if TYPE_CHECKING:
+    from kerasfix.repair.apply import RepairOutcome
+    from kerasfix.repair.plan import RepairOptions, RepairPlan
 
 
 def inspect_model(model_path: str) -> ModelContract:
@@ -37,11 +43,36 @@ def _selected(finding: Finding, options: DiagnoseOptions) -> bool:
     return not any(rule.matches(t) for t in options.ignore)
 
 
+@dataclass
+class Diagnosis:
+    """A report plus what repair needs to act on it: the groups of arrays and their files."""
+
+    contract: ModelContract
+    report: Report
+    groups: list[Group] = field(default_factory=list)
+    files: dict[str, DataFile] = field(default_factory=dict)
+
+    def result(self, path: str, key: str | None) -> FileResult | None:
+        return next(
+            (
+                r
+                for r in self.report.results
+                if r.path == path and r.key == key and r.role != "file"
+            ),
+            None,
+        )
+
+
 def diagnose(model_path: str, data_paths: list[str], options: DiagnoseOptions) -> Report:
     """Check every DATA file against MODEL's contract; bad files become KF001 results."""
+    return run_diagnosis(model_path, data_paths, options).report
+
+
+def run_diagnosis(model_path: str, data_paths: list[str], options: DiagnoseOptions) -> Diagnosis:
     validate_codes((*options.select, *options.ignore))
     contract = load_contract(model_path)
     results: list[FileResult] = []
+    diagnosis = Diagnosis(contract, Report(model_path, {}, [], 0, 0))
 
     model_result = FileResult(path=model_path, role="model")
     for check in CHECKS:
@@ -74,6 +105,7 @@ def diagnose(model_path: str, data_paths: list[str], options: DiagnoseOptions) -
             )
             continue
         readable += 1
+        diagnosis.files[path] = file
         labels = label_file
         if path in siblings:
             labels = read_data_file(siblings[path], options.allow_pickle)
@@ -85,7 +117,9 @@ def diagnose(model_path: str, data_paths: list[str], options: DiagnoseOptions) -
                         findings=[UnreadableData.for_reason(labels.error)],
                     )
                 )
-        results.extend(_check_file(contract, options, file, labels))
+        if labels is not None and labels.error is None:
+            diagnosis.files[labels.path] = labels
+        results.extend(_check_file(contract, options, file, labels, diagnosis.groups))
 
     if data_paths and not files:
         raise NoDataReadError(
@@ -109,7 +143,8 @@ def diagnose(model_path: str, data_paths: list[str], options: DiagnoseOptions) -
         readable_files=readable,
     )
     report.sort()
-    return report
+    diagnosis.report = report
+    return diagnosis
 
 
 def _merge(results: list[FileResult]) -> list[FileResult]:
@@ -139,6 +174,7 @@ def _check_file(
     options: DiagnoseOptions,
     file: DataFile,
     labels: DataFile | None,
+    groups: list[Group],
 ) -> list[FileResult]:
     group = map_arrays(file, contract, options.keys)
     if labels is not None and labels.error is None and not group.y:
@@ -170,6 +206,7 @@ def _check_file(
             )
         )
         return results
+    groups.append(group)
     by_key: dict[tuple[str, str | None], FileResult] = {}
     for name, ref in group.x.items():
         inp = contract.input_named(name)
@@ -254,3 +291,39 @@ def _single_label(labels: DataFile, contract: ModelContract) -> dict[str, ArrayR
     if len(labels.arrays) == 1 and len(contract.outputs) == 1:
         return {contract.outputs[0].name: next(iter(labels.arrays.values()))}
     return {}
+
+
+def plan_repair(
+    model_path: str,
+    data_paths: list[str],
+    out_dir: str,
+    options: DiagnoseOptions,
+    repair_options: RepairOptions,
+) -> tuple[Diagnosis, RepairPlan]:
+    """Diagnose, then plan the repairs as data: nothing is written."""
+    from kerasfix.repair import plan as planning
+
+    diagnosis = run_diagnosis(model_path, data_paths, options)
+    planning.check_out_dir(out_dir, data_paths, list(diagnosis.files))
+    plan = planning.plan_repair(diagnosis, data_paths, out_dir, repair_options, options)
+    planning.check_outputs(plan)
+    return diagnosis, plan
+
+
+def apply_repair(
+    model_path: str,
+    diagnosis: Diagnosis,
+    plan: RepairPlan,
+    options: DiagnoseOptions,
+    repair_options: RepairOptions,
+) -> RepairOutcome:
+    """Write the plan's outputs atomically, the manifest, and check them (and train one step
+    with --verify-fit)."""
+    from kerasfix.repair import apply, fit
+
+    outcome = apply.apply_plan(plan, diagnosis, model_path, options)
+    if repair_options.verify_fit and not outcome.failed_claims:
+        outcome.fit = fit.verify_fit(model_path, diagnosis, plan, options.trust_model)
+        outcome.manifest["verify_fit"] = outcome.fit
+        apply.write_manifest(plan.out_dir, outcome.manifest)
+    return outcome

@@ -27,6 +27,8 @@ class ScanPlan:
     # Ragged sequences: the length they will be padded or truncated to, and the pad value.
     maxlen: int | None = None
     pad_value: float | None = None
+    # A label value the loss skips: left out of every range statistic.
+    ignore_value: int | None = None
 
 
 @dataclass
@@ -42,7 +44,7 @@ class Count:
         if n and self.first is None:
             where = np.argwhere(mask)[0]
             self.first = (int(where[0]) + row0, *(int(i) for i in where[1:]))
-            self.first_value = float(chunk[tuple(where)])
+            self.first_value = chunk[tuple(where)].item()
         self.count += n
 
     def add_flat(
@@ -58,7 +60,7 @@ class Count:
             i = int(np.argmax(mask))
             row = int(np.searchsorted(starts, i, side="right")) - 1
             self.first = (row0 + row, i - int(starts[row]))
-            self.first_value = float(flat[i])
+            self.first_value = flat[i].item()
         self.count += n
 
 
@@ -75,7 +77,8 @@ class ArrayStats:
     negative: Count = field(default_factory=Count)
     fractional: Count = field(default_factory=Count)
     at_or_above: dict[int, Count] = field(default_factory=dict)
-    onehot_rows: int = 0  # rows of 0/1 values summing to exactly 1
+    onehot_rows: int = 0  # vectors (along the last axis) of 0/1 values summing to exactly 1
+    vectors: int = 0  # vectors along the last axis, for one-hot
     binary: bool = True  # every value is 0 or 1
     # Ragged sequences only.
     min_length: int | None = None
@@ -91,7 +94,7 @@ class ArrayStats:
 
     @property
     def all_onehot(self) -> bool:
-        return self.rows > 0 and self.onehot_rows == self.rows
+        return self.vectors > 0 and self.onehot_rows == self.vectors
 
 
 def scan_ragged(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:
@@ -127,9 +130,9 @@ def scan_ragged(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:
             fractional = flat != np.floor(flat)
             if fractional.any():
                 stats.fractional.add_flat(fractional, flat, starts, row0)
-        lo, hi = flat.min(), flat.max()
-        stats.min = float(lo) if stats.min is None else min(stats.min, float(lo))
-        stats.max = float(hi) if stats.max is None else max(stats.max, float(hi))
+        lo, hi = flat.min().item(), flat.max().item()
+        stats.min = lo if stats.min is None else min(stats.min, lo)
+        stats.max = hi if stats.max is None else max(stats.max, hi)
         if lo < 0:
             stats.negative.add_flat(flat < 0, flat, starts, row0)
         for threshold, count in stats.at_or_above.items():
@@ -147,7 +150,7 @@ def scan(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:
     stats = ArrayStats(at_or_above={t: Count() for t in plan.thresholds})
     floating = ref.kind in "fc"
     for row0, raw in iter_chunks(ref):
-        chunk = raw.real if ref.kind == "c" else raw
+        chunk = raw.real if ref.kind == "c" else raw.view(np.uint8) if ref.kind == "b" else raw
         if chunk.ndim == 0:
             chunk = chunk.reshape(1)
         stats.elements += chunk.size
@@ -170,9 +173,12 @@ def scan(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:
         if not (plan.value_range or plan.thresholds or plan.onehot):
             continue
         values = chunk if finite is None else np.where(finite, chunk, 0)
-        lo, hi = values.min(), values.max()
-        stats.min = float(lo) if stats.min is None else min(stats.min, float(lo))
-        stats.max = float(hi) if stats.max is None else max(stats.max, float(hi))
+        if plan.ignore_value is not None:
+            values = np.where(values == plan.ignore_value, 0, values)
+        # .item(): exact Python ints for integer data (float(2**63 - 1) rounds past int64).
+        lo, hi = values.min().item(), values.max().item()
+        stats.min = lo if stats.min is None else min(stats.min, lo)
+        stats.max = hi if stats.max is None else max(stats.max, hi)
         if lo < 0:
             stats.negative.add(values < 0, chunk, row0)
         if floating:
@@ -182,8 +188,10 @@ def scan(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:
         for threshold, count in stats.at_or_above.items():
             if hi >= threshold:
                 count.add(values >= threshold, chunk, row0)
-        if plan.onehot and values.ndim == 2:
-            binary = (values == 0) | (values == 1)
+        if plan.onehot and values.ndim >= 2:
+            vectors = values.reshape(-1, values.shape[-1])
+            binary = (vectors == 0) | (vectors == 1)
             stats.binary = stats.binary and bool(binary.all())
-            stats.onehot_rows += int((binary.all(axis=1) & (values.sum(axis=1) == 1)).sum())
+            stats.vectors += vectors.shape[0]
+            stats.onehot_rows += int((binary.all(axis=1) & (vectors.sum(axis=1) == 1)).sum())
     return stats

@@ -58,13 +58,14 @@ def plan_for_input(inp: InputSpec, ref: ArrayRef, options: DiagnoseOptions) -> S
 
 
 def plan_for_output(out: OutputSpec, ref: ArrayRef) -> ScanPlan | None:
-    if ref.kind not in "biufc" or ref.kind == "b":
+    if ref.kind not in "biufc":
         return None
     return ScanPlan(
         finite=True,
         value_range=True,
         thresholds=(out.units,) if out.units else (),
-        onehot=ref.ndim == 2,
+        onehot=ref.ndim >= 2,
+        ignore_value=out.loss.ignore_class if out.loss is not None else None,
     )
 
 
@@ -427,7 +428,8 @@ def check_input_values(ctx: ValueContext) -> Iterator[Finding]:
                 what=f"Embedding '{emb.layer}' takes ids in [0, {emb.input_dim}); "
                 f"{_plural(above.count, 'id')} outside, the largest {_number(stats.max)}: "
                 f"indices{_where(above.first)} = {_number(above.first_value)} is not in "
-                f"[0, {emb.input_dim})",
+                f"[0, {emb.input_dim}) (row {(above.first or (0,))[0]} of the file; TensorFlow "
+                "counts rows within the batch)",
                 why="the CPU stops with this message; a GPU returns zeros and trains on garbage",
                 fix=f"grow the Embedding's input_dim to {int(stats.max) + 1} [unsafe], or map "
                 "those ids to an out-of-vocabulary id [unsafe]",
@@ -522,9 +524,11 @@ def check_label_values(ctx: ValueContext) -> Iterator[Finding]:
     yield from _nonfinite(ctx, role)
     loss = out.loss.name if out.loss is not None else None
     out_sample = _output_sample(out)
-    if loss is None or out_sample is None or stats is None or stats.min is None:
+    if loss is None or out_sample is None or stats is None or stats.min is None or not ref.shape:
         return
     label = ref.shape[1:]
+    if out.shape is None and label not in ((), (1,), (out.units,)):
+        return  # a legacy .h5 states no output rank: sequence labels cannot be judged
     units = out.units or 0
     if loss in SPARSE_LOSSES:
         if units > 1 and _same(label, out_sample) and stats.all_onehot:
@@ -568,7 +572,8 @@ def check_label_values(ctx: ValueContext) -> Iterator[Finding]:
                 expected=[0, 1],
                 received=[_number(lo), _number(hi)],
             )
-        benign = label == () and out_sample == (1,)  # (N,) for (None, 1): Keras squeezes
+        # (N,) for (None, 1), (N, T) for (None, T, 1): Keras expands or squeezes the last axis.
+        benign = out_sample[-1:] == (1,) and _same(label, out_sample[:-1])
         if not benign and not _same(label, out_sample):
             yield from _shape_mismatch(ctx, out, out_sample, role, loss)
 
@@ -592,7 +597,8 @@ def _sparse_range(
         )
         return
     if above.count or stats.negative.count:
-        first = above if above.count else stats.negative
+        candidates = [c for c in (above, stats.negative) if c.count and c.first is not None]
+        first = min(candidates, key=lambda c: c.first or ()) if candidates else above
         count = above.count + stats.negative.count
         yield LabelOutOfRange.finding(
             what=f"{role} must be in [0, {units}); {_plural(count, 'label')} outside "

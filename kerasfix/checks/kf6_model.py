@@ -70,7 +70,8 @@ def check_loss_fits_output(ctx: ModelContext) -> Iterator[Finding]:
                 expected="units > 1",
                 received=loss,
             )
-        elif loss in BINARY_LOSSES and units > 1 and activation == "softmax":
+        elif loss in BINARY_LOSSES and units > 2 and activation == "softmax":
+            # Two softmax units with one-hot labels: binary and categorical CE agree.
             yield LossOutputMismatch.finding(
                 what=f"{where} is trained with {loss}",
                 why="binary cross-entropy scores each unit on its own, but softmax makes the "

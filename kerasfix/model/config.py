@@ -41,6 +41,7 @@ PATH_FIELDS = frozenset({"vocabulary", "filepath", "origin", "to_file", "file_pa
 # Keys under which a config holds layers: Sequential/Functional lists, and the layers that
 # wrappers (TimeDistributed, Bidirectional, RNN cells) hold inside them.
 LAYER_KEYS = frozenset({"layers", "layer", "cell", "cells", "forward_layer", "backward_layer"})
+RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN"})
 # Layers that carry their own activation into the output.
 ACTIVATION_LAYERS = frozenset({"Activation", "Softmax", "ReLU", "LeakyReLU", "ELU", "PReLU"})
 LOSS_ALIASES = {
@@ -441,9 +442,13 @@ def _output_spec(layer: _Layer, by_name: dict[str, _Layer]) -> OutputSpec:
     units = units if isinstance(units, int) and not isinstance(units, bool) else None
     shape: Shape | None = None
     build_input = _shape((source.raw.get("build_config") or {}).get("input_shape"))
-    if units is not None and build_input:
-        # A Dense-like layer replaces the last axis with `units`; Keras states the input shape.
+    if units is not None and build_input and source.class_name == "Dense":
+        # Dense replaces the last axis with `units`; Keras states the input shape it was built on.
         shape = (*build_input[:-1], units)
+    elif units is not None and build_input and source.class_name in RECURRENT_LAYERS:
+        # A recurrent layer gives its last step, or every step with return_sequences.
+        steps = (build_input[1],) if source.config.get("return_sequences") else ()
+        shape = (build_input[0], *steps, units)
     return OutputSpec(
         name=layer.name,
         layer_class=layer.class_name,
@@ -471,9 +476,11 @@ def parse_loss(value: Any) -> LossSpec | None:
         if value["class_name"] == "function" and isinstance(config, str):
             return LossSpec(canonical_loss_name(config))
         from_logits = config.get("from_logits") if isinstance(config, dict) else None
+        ignore = config.get("ignore_class") if isinstance(config, dict) else None
         return LossSpec(
             canonical_loss_name(value["class_name"]),
             from_logits if isinstance(from_logits, bool) else None,
+            ignore if isinstance(ignore, int) and not isinstance(ignore, bool) else None,
         )
     return None
 

@@ -78,9 +78,15 @@ class LossSpec:
 
     name: str
     from_logits: bool | None = None
+    # A label value the loss skips (SparseCategoricalCrossentropy(ignore_class=-1)).
+    ignore_class: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "from_logits": self.from_logits}
+        return {
+            "name": self.name,
+            "from_logits": self.from_logits,
+            "ignore_class": self.ignore_class,
+        }
 
 
 @dataclass(frozen=True)

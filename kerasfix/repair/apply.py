@@ -1,0 +1,216 @@
+"""Apply a RepairPlan: resolve row selections, write every file atomically, hash inputs and
+outputs, write the manifest, then diagnose the outputs again."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kerasfix import __version__
+from kerasfix.api import Diagnosis, run_diagnosis
+from kerasfix.findings import Report
+from kerasfix.loaders.base import ArrayRef
+from kerasfix.loaders.chunks import iter_chunks
+from kerasfix.options import DiagnoseOptions
+from kerasfix.repair import writers
+from kerasfix.repair.atomic import atomic_path, sha256_file
+from kerasfix.repair.plan import ROW_ACTIONS, FilePlan, RepairPlan
+from kerasfix.stats import ScanPlan, scan
+
+MANIFEST = "kerasfix-repair.json"
+Array = np.ndarray[Any, Any]
+
+
+@dataclass
+class RepairOutcome:
+    plan: RepairPlan
+    manifest: dict[str, Any]
+    verification: Report | None = None
+    failed_claims: list[dict[str, Any]] = field(default_factory=list)
+    fit: dict[str, Any] | None = None
+
+
+def _row_count(ref: ArrayRef) -> int:
+    return ref.shape[0] if ref.shape else 1
+
+
+def _nonfinite_rows(ref: ArrayRef) -> Array:
+    bad = np.zeros(_row_count(ref), dtype=bool)
+    if ref.kind not in "fc" or ref.ragged:
+        return bad
+    for row0, chunk in iter_chunks(ref):
+        if chunk.ndim == 0:
+            continue
+        flat = chunk.reshape(chunk.shape[0], -1)
+        bad[row0 : row0 + chunk.shape[0]] = ~np.isfinite(flat).all(axis=1)
+    return bad
+
+
+def resolve_rows(refs: list[ArrayRef], actions: list[Any]) -> tuple[Array, dict[str, int]]:
+    """The rows every array of a group keeps: first truncate to the shortest, then drop
+    non-finite rows, then drop what does not fill the last fixed-size batch."""
+    rows = max(_row_count(r) for r in refs)
+    keep = np.ones(rows, dtype=bool)
+    lost: dict[str, int] = {}
+    kinds = {a.action: a for a in actions}
+    if "truncate_rows" in kinds:
+        shortest = min(_row_count(r) for r in refs)
+        keep[shortest:] = False
+        lost["samples_truncated"] = rows - shortest
+    if "drop_nonfinite_rows" in kinds:
+        bad = np.zeros(rows, dtype=bool)
+        for ref in refs:
+            found = _nonfinite_rows(ref)
+            bad[: len(found)] |= found
+        lost["samples_nonfinite"] = int((bad & keep).sum())
+        keep &= ~bad
+    if "drop_remainder" in kinds:
+        batch = int(kinds["drop_remainder"].params["batch_size"])
+        kept = np.flatnonzero(keep)
+        extra = len(kept) % batch
+        if extra:
+            keep[kept[-extra:]] = False
+        lost["samples_remainder"] = extra
+    return keep, lost
+
+
+def _jobs(
+    file: FilePlan, diagnosis: Diagnosis, keeps: dict[tuple[str, str | None], Array]
+) -> dict[str | None, writers.ArrayJob]:
+    data = diagnosis.files[file.path]
+    jobs: dict[str | None, writers.ArrayJob] = {}
+    keys = {a.key for a in file.actions} | {k for (p, k) in keeps if p == file.path}
+    for key in keys:
+        ref = data.arrays.get(key or "")
+        if ref is None:
+            continue
+        steps = [
+            (a.action, a.params)
+            for a in file.actions
+            if a.key == key and a.action not in ROW_ACTIONS
+        ]
+        # KF401 and KF402 plan the same pad_sequences: apply it once.
+        seen: set[str] = set()
+        unique = []
+        for name, params in steps:
+            if name == "pad_sequences" and name in seen:
+                continue
+            seen.add(name)
+            unique.append((name, params))
+        jobs[ref.key] = writers.ArrayJob(ref, unique, keeps.get((file.path, key)))
+    return jobs
+
+
+def _write_file(
+    file: FilePlan, diagnosis: Diagnosis, keeps: dict[tuple[str, str | None], Array], out_dir: str
+) -> dict[str, Any]:
+    jobs = _jobs(file, diagnosis, keeps)
+    final = os.path.join(out_dir, file.output)
+    sha_in = sha_out = None
+    with atomic_path(final) as tmp:
+        if file.format == "npy":
+            job = jobs[None]
+            if writers.can_copy_header_only(job):
+                sha_in, sha_out = writers.header_only_copy(file.path, tmp, job)
+            else:
+                writers.write_npy(tmp, job)
+        elif file.format == "npz":
+            writers.write_npz(file.path, tmp, jobs)
+        elif file.format == "h5":
+            writers.write_h5(file.path, tmp, jobs)
+        elif file.format in ("jsonl", "json"):
+            keep = next(iter(keeps[(p, k)] for (p, k) in keeps if p == file.path), None)
+            writers.write_json_records(file.path, tmp, jobs, keep)
+        else:  # pragma: no cover - discovery only yields the formats above
+            raise ValueError(f"cannot write {file.format}")
+        if sha_out is None:
+            sha_out = sha256_file(tmp)
+    return {
+        "input": file.path,
+        "output": file.output,
+        "sha256_input": sha_in or sha256_file(file.path),
+        "sha256_output": sha_out,
+        "actions": [a.to_dict() for a in file.actions],
+        "skipped": [a.to_dict() for a in file.skipped],
+    }
+
+
+def apply_plan(
+    plan: RepairPlan,
+    diagnosis: Diagnosis,
+    model_path: str,
+    options: DiagnoseOptions,
+) -> RepairOutcome:
+    keeps: dict[tuple[str, str | None], Array] = {}
+    row_losses: list[dict[str, int]] = []
+    for keys, actions in plan.row_groups:
+        refs = [diagnosis.files[p].arrays[k or ""] for p, k in keys]
+        keep, lost = resolve_rows(refs, actions)
+        row_losses.append(lost)
+        for key in keys:
+            keeps[key] = keep
+    os.makedirs(plan.out_dir, exist_ok=True)
+    entries = [_write_file(f, diagnosis, keeps, plan.out_dir) for f in plan.files if f.actions]
+    manifest: dict[str, Any] = {
+        "schema_version": 1,
+        "kerasfix_version": __version__,
+        "model": model_path,
+        "files": entries,
+        "rows": row_losses,
+        "skipped": [a.to_dict() | {"path": f.path} for f in plan.files for a in f.skipped],
+        "not_repaired": [
+            {"path": p, "key": k, "code": f.code, "name": f.name} for p, k, f in plan.unfixable
+        ],
+    }
+    outcome = RepairOutcome(plan, manifest)
+    outcome.verification, outcome.failed_claims = verify(plan, model_path, options)
+    manifest["verification"] = {
+        "status": "fail" if outcome.failed_claims else "pass",
+        "still_present": outcome.failed_claims,
+    }
+    write_manifest(plan.out_dir, manifest)
+    return outcome
+
+
+def verify(
+    plan: RepairPlan, model_path: str, options: DiagnoseOptions
+) -> tuple[Report | None, list[dict[str, Any]]]:
+    """Diagnose the outputs; every code an applied action claimed to fix must be gone."""
+    written = [f for f in plan.files if f.actions]
+    if not written:
+        return None, []
+    outputs = {os.path.join(plan.out_dir, f.output): f for f in written}
+    y_file = None
+    if options.y_file is not None:
+        match = [
+            o
+            for o, f in outputs.items()
+            if os.path.realpath(f.path) == os.path.realpath(options.y_file)
+        ]
+        y_file = match[0] if match else options.y_file
+    check = DiagnoseOptions(**{**options.__dict__, "y_file": y_file})
+    x_outputs = [o for o in outputs if y_file is None or o != y_file]
+    report = run_diagnosis(model_path, x_outputs, check).report
+    failed: list[dict[str, Any]] = []
+    for output, file in outputs.items():
+        claimed = {(a.key, a.code) for a in file.actions}
+        for result in report.results:
+            if os.path.realpath(result.path) != os.path.realpath(output):
+                continue
+            for finding in result.findings:
+                if (result.key, finding.code) in claimed or (None, finding.code) in claimed:
+                    failed.append({"path": file.output, "key": result.key, "code": finding.code})
+    return report, failed
+
+
+def write_manifest(out_dir: str, manifest: dict[str, Any]) -> None:
+    with atomic_path(os.path.join(out_dir, MANIFEST)) as tmp, open(tmp, "w") as fh:
+        json.dump(manifest, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+
+
+__all__ = ["MANIFEST", "RepairOutcome", "ScanPlan", "apply_plan", "resolve_rows", "scan"]

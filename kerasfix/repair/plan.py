@@ -1,0 +1,386 @@
+"""Repairs planned as plain data: which action fixes which finding, in which file, with what
+loss. Planning reads only the diagnosis; nothing is written until the plan is applied."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from kerasfix.api import Diagnosis
+from kerasfix.errors import UsageError
+from kerasfix.findings import Applicability, FileResult, Finding
+from kerasfix.loaders.base import ArrayRef
+from kerasfix.loaders.keys import Group
+from kerasfix.model.contract import ModelContract
+from kerasfix.options import DiagnoseOptions
+
+
+@dataclass(frozen=True)
+class RepairOptions:
+    unsafe_fixes: bool = False
+    dry_run: bool = False
+    verify_fit: bool = False
+
+
+@dataclass(frozen=True)
+class RepairAction:
+    """One transform of one array (`key`), or of every array of a group (row actions)."""
+
+    code: str
+    action: str  # expand_dims, squeeze, transpose, reshape, pad, pad_sequences, shift,
+    # one_hot, argmax, cast, drop_nonfinite_rows, drop_remainder, truncate_rows
+    key: str | None
+    applicability: str
+    params: dict[str, Any] = field(default_factory=dict)
+    lost: dict[str, int] = field(default_factory=dict)
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FilePlan:
+    path: str
+    output: str  # relative to DIR
+    format: str
+    actions: list[RepairAction] = field(default_factory=list)
+    skipped: list[RepairAction] = field(default_factory=list)
+
+    def steps_for(self, key: str | None) -> list[RepairAction]:
+        return [a for a in self.actions if a.key == key and a.action not in ROW_ACTIONS]
+
+
+@dataclass
+class RepairPlan:
+    out_dir: str
+    files: list[FilePlan] = field(default_factory=list)
+    # Row selections shared by a group's files: (paths, actions).
+    row_groups: list[tuple[list[tuple[str, str | None]], list[RepairAction]]] = field(
+        default_factory=list
+    )
+    unfixable: list[tuple[str, str | None, Finding]] = field(default_factory=list)
+
+    @property
+    def applied(self) -> list[RepairAction]:
+        return [a for f in self.files for a in f.actions]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out": self.out_dir,
+            "files": [
+                {
+                    "input": f.path,
+                    "output": f.output,
+                    "format": f.format,
+                    "actions": [a.to_dict() for a in f.actions],
+                    "skipped": [a.to_dict() for a in f.skipped],
+                }
+                for f in self.files
+            ],
+            "unfixable": [
+                {"path": p, "key": k, "code": f.code, "name": f.name, "what": f.what}
+                for p, k, f in self.unfixable
+            ],
+        }
+
+
+ROW_ACTIONS = frozenset({"drop_nonfinite_rows", "drop_remainder", "truncate_rows"})
+
+Planner = Callable[[Finding, ArrayRef, ModelContract, DiagnoseOptions], list[RepairAction]]
+
+
+def _act(finding: Finding, ref: ArrayRef, action: str, **params: Any) -> RepairAction:
+    return RepairAction(
+        code=finding.code,
+        action=action,
+        key=ref.key,
+        applicability=finding.applicability.value,
+        params=params,
+        description=finding.fix,
+    )
+
+
+def _expand(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) -> list[RepairAction]:
+    return [_act(f, ref, "expand_dims", axis=int(f.details["axis"]))]
+
+
+def _squeeze(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) -> list[RepairAction]:
+    return [_act(f, ref, "squeeze", axis=int(f.details["axis"]))]
+
+
+def _transpose(
+    f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
+) -> list[RepairAction]:
+    return [_act(f, ref, "transpose", axes=list(f.details["axes"]))]
+
+
+def _reshape(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) -> list[RepairAction]:
+    if f.applicability is not Applicability.SAFE or "target_shape" not in f.details:
+        return []
+    return [_act(f, ref, "reshape", sample_shape=list(f.details["target_shape"][1:]))]
+
+
+def _batch_axis(
+    f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
+) -> list[RepairAction]:
+    return [_act(f, ref, "add_batch_axis")]
+
+
+def _length(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) -> list[RepairAction]:
+    if ref.ragged:
+        return _pad_ragged(f, ref, c, o)
+    axis, length, got = (
+        int(f.details["axis"]),
+        int(f.details["input_length"]),
+        int(f.details["length"]),
+    )
+    lost = {"steps_truncated_per_sample": got - length} if got > length else {}
+    action = _act(
+        f,
+        ref,
+        "pad",
+        axis=axis,
+        length=length,
+        padding=o.padding,
+        truncating=o.truncating,
+        value=o.pad_value,
+    )
+    return [RepairAction(**{**asdict(action), "lost": lost})]
+
+
+def _pad_ragged(
+    f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
+) -> list[RepairAction]:
+    maxlen = f.details.get("maxlen") or f.details.get("input_length") or f.expected
+    dtype = "int32" if ref.kind in "biu" else "float32"
+    return [
+        _act(
+            f,
+            ref,
+            "pad_sequences",
+            maxlen=int(maxlen),
+            padding=o.padding,
+            truncating=o.truncating,
+            value=o.pad_value,
+            dtype=dtype,
+        )
+    ]
+
+
+def _truncate_ragged(
+    f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
+) -> list[RepairAction]:
+    action = _act(
+        f,
+        ref,
+        "pad_sequences",
+        maxlen=int(f.expected),
+        padding=o.padding,
+        truncating=o.truncating,
+        value=o.pad_value,
+        dtype="int32" if ref.kind in "biu" else "float32",
+    )
+    lost = {
+        "sequences_truncated": int(f.details["sequences"]),
+        "tokens_truncated": int(f.details["tokens_lost"]),
+    }
+    return [RepairAction(**{**asdict(action), "lost": lost})]
+
+
+def _shift(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) -> list[RepairAction]:
+    return [_act(f, ref, "shift", by=-1)]
+
+
+def _argmax(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) -> list[RepairAction]:
+    return [_act(f, ref, "argmax")]
+
+
+def _one_hot(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) -> list[RepairAction]:
+    return [_act(f, ref, "one_hot", units=int(f.expected[-1]))]
+
+
+def _label_reshape(
+    f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
+) -> list[RepairAction]:
+    if f.applicability is not Applicability.SAFE:
+        return []
+    return [_act(f, ref, "reshape", sample_shape=[int(d) for d in f.expected[1:]])]
+
+
+def _drop_nonfinite(
+    f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
+) -> list[RepairAction]:
+    action = _act(f, ref, "drop_nonfinite_rows")
+    return [
+        RepairAction(**{**asdict(action), "lost": {"samples_dropped": int(f.received["rows"])}})
+    ]
+
+
+def _drop_remainder(
+    f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
+) -> list[RepairAction]:
+    batch, remainder = int(f.expected), int(f.details["remainder"])
+    action = RepairAction(
+        code=f.code,
+        action="drop_remainder",
+        key=ref.key,
+        applicability=Applicability.UNSAFE.value,
+        params={"batch_size": batch},
+        lost={"samples_dropped": remainder},
+        description=f.fix,
+    )
+    return [action]
+
+
+def _truncate_rows(
+    f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
+) -> list[RepairAction]:
+    shortest = int(f.expected)
+    dropped = sum(int(n) - shortest for n in f.received.values())
+    action = _act(f, ref, "truncate_rows", rows=shortest)
+    return [RepairAction(**{**asdict(action), "lost": {"samples_dropped": dropped}})]
+
+
+PLANNERS: dict[str, Planner] = {
+    "KF101": _expand,
+    "KF102": _squeeze,
+    "KF103": _transpose,
+    "KF104": _reshape,
+    "KF105": _length,
+    "KF108": _batch_axis,
+    "KF212": _shift,
+    "KF213": _argmax,
+    "KF214": _one_hot,
+    "KF215": _label_reshape,
+    "KF221": _drop_nonfinite,
+    "KF301": _truncate_rows,
+    "KF302": _drop_remainder,
+    "KF401": _pad_ragged,
+    "KF402": _truncate_ragged,
+}
+
+
+def output_name(path: str, data_args: list[str]) -> str:
+    """Where a repaired file goes under DIR: its path relative to the DATA folder it was found
+    in, or its own name for a file given directly (or found beside one)."""
+    real = os.path.realpath(path)
+    for arg in data_args:
+        if os.path.isdir(arg):
+            root = os.path.realpath(arg)
+            if real.startswith(root + os.sep):
+                return os.path.relpath(real, root)
+    return os.path.basename(path)
+
+
+def check_out_dir(out_dir: str, data_args: list[str], inputs: list[str]) -> None:
+    """Refuse a DIR that is a file, or that lies inside a DATA folder (a rerun would read the
+    outputs as inputs)."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError(f"--out {out_dir}: exists and is not a folder")
+    out_real = os.path.realpath(out_dir)
+    for arg in data_args:
+        if os.path.isdir(arg):
+            root = os.path.realpath(arg)
+            if out_real == root or out_real.startswith(root + os.sep):
+                raise UsageError(
+                    f"--out {out_dir} lies inside the DATA folder {arg}; choose a folder outside it"
+                )
+    for path in inputs:
+        if os.path.realpath(os.path.dirname(os.path.abspath(path))) == out_real:
+            raise UsageError(
+                f"--out {out_dir} holds the input {path}; a repaired file would replace it"
+            )
+
+
+def check_outputs(plan: RepairPlan) -> None:
+    """Two inputs may not become one output, and no output may be an input."""
+    seen: dict[str, str] = {}
+    for file in plan.files:
+        if file.output in seen:
+            raise UsageError(
+                f"{file.path} and {seen[file.output]} would both be written to "
+                f"{os.path.join(plan.out_dir, file.output)}; repair them separately"
+            )
+        seen[file.output] = file.path
+        final = os.path.join(plan.out_dir, file.output)
+        if os.path.exists(final) and os.path.samefile(final, file.path):
+            raise UsageError(f"the output {final} is the input {file.path}; choose another --out")
+
+
+def plan_repair(
+    diagnosis: Diagnosis,
+    data_args: list[str],
+    out_dir: str,
+    options: RepairOptions,
+    diagnose_options: DiagnoseOptions,
+) -> RepairPlan:
+    contract = diagnosis.contract
+    plan = RepairPlan(out_dir=out_dir)
+    by_path: dict[str, FilePlan] = {}
+
+    def file_plan(ref: ArrayRef) -> FilePlan:
+        if ref.path not in by_path:
+            fmt = diagnosis.files[ref.path].format if ref.path in diagnosis.files else "npy"
+            by_path[ref.path] = FilePlan(ref.path, output_name(ref.path, data_args), fmt)
+        return by_path[ref.path]
+
+    for group in diagnosis.groups:
+        row_actions: list[RepairAction] = []
+        members = _members(group)
+        for ref in members:
+            result = diagnosis.result(ref.path, ref.key)
+            if result is None:
+                continue
+            for finding in _fixable_order(result):
+                planner = PLANNERS.get(finding.code)
+                actions = planner(finding, ref, contract, diagnose_options) if planner else []
+                if not actions:
+                    plan.unfixable.append((ref.path, ref.key, finding))
+                    continue
+                for action in actions:
+                    allowed = action.applicability == "safe" or options.unsafe_fixes
+                    target = file_plan(ref)
+                    if action.action in ROW_ACTIONS:
+                        (row_actions if allowed else target.skipped).append(action)
+                    else:
+                        (target.actions if allowed else target.skipped).append(action)
+        if row_actions:
+            # Rows are dropped from every array of the group alike, so x and y stay paired.
+            for ref in members:
+                file_plan(ref)
+            keys = [(ref.path, ref.key) for ref in members]
+            plan.row_groups.append((keys, row_actions))
+            for path in {ref.path for ref in members}:
+                by_path[path].actions.extend(
+                    a for a in row_actions if a not in by_path[path].actions
+                )
+    plan.files = sorted(by_path.values(), key=lambda f: f.path)
+    _drop_superseded(plan)
+    return plan
+
+
+def _members(group: Group) -> list[ArrayRef]:
+    refs = [*group.x.values(), *group.y.values()]
+    if group.sample_weight is not None:
+        refs.append(group.sample_weight)
+    unique: dict[tuple[str, str | None], ArrayRef] = {}
+    for ref in refs:
+        unique.setdefault((ref.path, ref.key), ref)
+    return list(unique.values())
+
+
+def _fixable_order(result: FileResult) -> list[Finding]:
+    return sorted(result.findings, key=lambda f: f.code)
+
+
+def _drop_superseded(plan: RepairPlan) -> None:
+    """KF401 and KF402 on one array are the same pad_sequences (same maxlen): when truncation
+    is not allowed, padding alone cannot reach the length, so the pad is skipped too."""
+    for file in plan.files:
+        for key in {a.key for a in file.skipped if a.code == "KF402"}:
+            for action in [a for a in file.actions if a.key == key and a.action == "pad_sequences"]:
+                file.actions.remove(action)
+                file.skipped.append(action)

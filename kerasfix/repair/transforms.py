@@ -1,0 +1,115 @@
+"""The transforms a repair applies, as pure functions over a chunk of rows (samples first).
+
+Every transform is row-local, so a file is repaired chunk by chunk with flat memory. Each
+takes the chunk and the action's params and returns the new chunk; the output's sample shape
+and dtype come from applying it to an empty chunk, so they are never computed by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray[Any, Any]
+Transform = Callable[[Array, dict[str, Any]], Array]
+
+
+def expand_dims(chunk: Array, params: dict[str, Any]) -> Array:
+    return np.expand_dims(chunk, int(params["axis"]))
+
+
+def squeeze(chunk: Array, params: dict[str, Any]) -> Array:
+    return np.squeeze(chunk, int(params["axis"]))
+
+
+def transpose(chunk: Array, params: dict[str, Any]) -> Array:
+    return np.ascontiguousarray(np.transpose(chunk, params["axes"]))
+
+
+def reshape(chunk: Array, params: dict[str, Any]) -> Array:
+    return chunk.reshape((chunk.shape[0], *params["sample_shape"]))
+
+
+def pad_axis(chunk: Array, params: dict[str, Any]) -> Array:
+    """Pad or truncate `axis` to `length`, as keras.utils.pad_sequences does on the time axis:
+    `padding`/`truncating` "pre" work at the front, "post" at the end."""
+    axis, length = int(params["axis"]), int(params["length"])
+    size = chunk.shape[axis]
+    if size > length:
+        start = size - length if params.get("truncating", "pre") == "pre" else 0
+        return np.take(chunk, np.arange(start, start + length), axis=axis)
+    if size < length:
+        widths = [(0, 0)] * chunk.ndim
+        missing = length - size
+        widths[axis] = (missing, 0) if params.get("padding", "pre") == "pre" else (0, missing)
+        return np.pad(chunk, widths, constant_values=params.get("value", 0))
+    return chunk
+
+
+def pad_sequences(sequences: list[Array], params: dict[str, Any]) -> Array:
+    """Ragged rows to one (n, maxlen) array with the semantics of keras.utils.pad_sequences
+    (which the tests use as the reference; importing it here would import TensorFlow)."""
+    maxlen = int(params["maxlen"])
+    dtype = np.dtype(params.get("dtype", "int32"))
+    out = np.full((len(sequences), maxlen), params.get("value", 0), dtype=dtype)
+    for i, seq in enumerate(sequences):
+        if not len(seq):
+            continue
+        trunc = seq[-maxlen:] if params.get("truncating", "pre") == "pre" else seq[:maxlen]
+        if params.get("padding", "pre") == "post":
+            out[i, : len(trunc)] = trunc
+        else:
+            out[i, -len(trunc) :] = trunc
+    return out
+
+
+def shift(chunk: Array, params: dict[str, Any]) -> Array:
+    shifted: Array = chunk + np.asarray(params["by"], dtype=chunk.dtype)
+    return shifted
+
+
+def one_hot(chunk: Array, params: dict[str, Any]) -> Array:
+    units = int(params["units"])
+    ids = chunk.reshape(chunk.shape[0], -1)[:, 0] if chunk.ndim > 1 else chunk
+    encoded: Array = np.eye(units, dtype=np.float32)[ids.astype(np.int64)]
+    return encoded
+
+
+def argmax(chunk: Array, params: dict[str, Any]) -> Array:
+    ids: Array = np.argmax(chunk, axis=-1).astype(np.int64)
+    return ids
+
+
+def cast(chunk: Array, params: dict[str, Any]) -> Array:
+    return chunk.astype(params["dtype"])
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "expand_dims": expand_dims,
+    "squeeze": squeeze,
+    "transpose": transpose,
+    "reshape": reshape,
+    "pad": pad_axis,
+    "shift": shift,
+    "one_hot": one_hot,
+    "argmax": argmax,
+    "cast": cast,
+}
+# Transforms that keep the bytes of a C-ordered array as they are: only the header changes.
+HEADER_ONLY = frozenset({"expand_dims", "squeeze", "reshape"})
+
+
+def apply_all(chunk: Array, steps: list[tuple[str, dict[str, Any]]]) -> Array:
+    for name, params in steps:
+        chunk = TRANSFORMS[name](chunk, params)
+    return chunk
+
+
+def output_spec(
+    sample_shape: tuple[int, ...], dtype: np.dtype[Any], steps: list[tuple[str, dict[str, Any]]]
+) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The sample shape and dtype the steps produce, found by running them on zero rows."""
+    probe = apply_all(np.zeros((0, *sample_shape), dtype=dtype), steps)
+    return tuple(probe.shape[1:]), probe.dtype
