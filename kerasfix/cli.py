@@ -13,7 +13,7 @@ import typer
 
 from kerasfix import __version__, api
 from kerasfix.errors import KerasfixError
-from kerasfix.findings import Report, Severity
+from kerasfix.findings import Finding, Report, Severity
 from kerasfix.loaders.keys import KeyOptions
 from kerasfix.options import DiagnoseOptions
 
@@ -146,11 +146,7 @@ def diagnose(
         batch_size=batch_size,
         select=_split(select),
         ignore=_split(ignore),
-        fail_on={
-            FailOn.error: Severity.ERROR,
-            FailOn.warning: Severity.WARNING,
-            FailOn.never: None,
-        }[fail_on],
+        fail_on=_FAIL_ON[fail_on],
         allow_pickle=allow_pickle,
         trust_model=trust_model,
     )
@@ -172,6 +168,138 @@ def _split(values: list[str] | None) -> tuple[str, ...]:
 
 def _exit_code(report: Report, fail_on: Severity | None) -> int:
     worst = report.worst()
+    if fail_on is not None and worst is not None and worst >= fail_on:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+class Side(str, enum.Enum):
+    pre = "pre"
+    post = "post"
+
+
+@app.command()
+def repair(
+    model: Annotated[str, typer.Argument(help=".keras, .h5, architecture .json or SavedModel")],
+    data: Annotated[list[str], typer.Argument(help="Data files or folders (recursed, sorted).")],
+    out: Annotated[str, typer.Option("--out", help="Folder for the repaired files.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; write nothing.")
+    ] = False,
+    unsafe_fixes: Annotated[
+        bool, typer.Option("--unsafe-fixes", help="Also apply fixes that lose or invent data.")
+    ] = False,
+    verify_fit: Annotated[
+        bool, typer.Option("--verify-fit", help="Train one step on the repaired data (CPU).")
+    ] = False,
+    padding: Annotated[
+        Side, typer.Option("--padding", help="Pad sequences at the front (pre) or end.")
+    ] = Side.pre,
+    truncating: Annotated[
+        Side, typer.Option("--truncating", help="Cut long sequences at the front (pre) or end.")
+    ] = Side.pre,
+    pad_value: Annotated[float, typer.Option("--pad-value", help="The padding value.")] = 0.0,
+    x: Annotated[
+        list[str] | None,
+        typer.Option("--x", help="Input array key, or input_name=key (repeatable)."),
+    ] = None,
+    y: Annotated[
+        list[str] | None,
+        typer.Option("--y", help="Label array key, or output_name=key (repeatable)."),
+    ] = None,
+    y_file: Annotated[
+        str | None, typer.Option("--y-file", help="A separate file holding the labels.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="The batch size training will use.")
+    ] = None,
+    output_format: Annotated[
+        ShortFormat, typer.Option("--format", help="text or json.")
+    ] = ShortFormat.text,
+    select: Annotated[
+        list[str] | None, typer.Option("--select", help="Only repair these codes or prefixes.")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", help="Leave these codes or prefixes alone.")
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 if findings at this severity remain.")
+    ] = FailOn.error,
+    allow_pickle: Annotated[
+        bool, typer.Option("--allow-pickle", help="Allow unpickling object arrays (trusted files).")
+    ] = False,
+    trust_model: Annotated[
+        bool, typer.Option("--trust-model", help="Allow running code the model holds.")
+    ] = False,
+    show_traceback: TracebackOpt = False,
+) -> None:
+    """Write repaired copies of DATA into --out, with a manifest, and check them again."""
+    from kerasfix.repair.plan import RepairOptions
+
+    options = DiagnoseOptions(
+        keys=KeyOptions(x=KeyOptions.parse(x), y=KeyOptions.parse(y)),
+        y_file=y_file,
+        batch_size=batch_size,
+        select=_split(select),
+        ignore=_split(ignore),
+        fail_on=_FAIL_ON[fail_on],
+        allow_pickle=allow_pickle,
+        trust_model=trust_model,
+        pad_value=pad_value,
+        padding=padding.value,
+        truncating=truncating.value,
+    )
+    repair_options = RepairOptions(
+        unsafe_fixes=unsafe_fixes, dry_run=dry_run, verify_fit=verify_fit
+    )
+
+    def run() -> int:
+        from kerasfix.report import repair as render
+
+        diagnosis, plan = api.plan_repair(model, data, out, options, repair_options)
+        as_json = output_format is ShortFormat.json
+        if dry_run:
+            text = (
+                render.render_plan_json(plan, True)
+                if as_json
+                else render.render_plan_text(plan, True)
+            )
+            sys.stdout.write(text)
+            left = [f for _, _, f in plan.unfixable] + [
+                diagnosis_finding
+                for diagnosis_finding in diagnosis.report.all_findings()
+                if any(a.code == diagnosis_finding.code for f in plan.files for a in f.skipped)
+            ]
+            return _exit_for(left, diagnosis.report, options.fail_on, model_only=True)
+        outcome = api.apply_repair(model, diagnosis, plan, options, repair_options)
+        sys.stdout.write(
+            render.render_outcome_json(outcome) if as_json else render.render_outcome_text(outcome)
+        )
+        if outcome.failed_claims or (outcome.fit is not None and outcome.fit["status"] == "fail"):
+            return EXIT_FINDINGS
+        left = [f for _, _, f in plan.unfixable]
+        if outcome.verification is not None:
+            left += outcome.verification.all_findings()
+        left += [
+            finding
+            for finding in diagnosis.report.all_findings()
+            if any(a.code == finding.code for f in plan.files for a in f.skipped)
+        ]
+        return _exit_for(left, diagnosis.report, options.fail_on, model_only=True)
+
+    _handle(run, show_traceback)
+
+
+_FAIL_ON = {FailOn.error: Severity.ERROR, FailOn.warning: Severity.WARNING, FailOn.never: None}
+
+
+def _exit_for(
+    left: list[Finding], report: Report, fail_on: Severity | None, model_only: bool
+) -> int:
+    """Repair's exit code: 1 while findings at or above --fail-on remain that no enabled
+    repair fixes (the model's own findings included)."""
+    model_findings = [f for r in report.results if r.role == "model" for f in r.findings]
+    worst = max((f.severity for f in [*left, *model_findings]), default=None)
     if fail_on is not None and worst is not None and worst >= fail_on:
         return EXIT_FINDINGS
     return EXIT_OK

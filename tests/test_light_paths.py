@@ -50,8 +50,8 @@ LIGHT_COMMANDS = {
     ],
     "diagnose-json-npz": [
         "diagnose",
-        "fixtures/KF102/positive/model.json",
-        "fixtures/KF102/positive/train.npz",
+        "fixtures/KF106/positive/model.json",
+        "fixtures/KF106/positive/train.npz",
     ],
 }
 
