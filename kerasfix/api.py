@@ -273,7 +273,7 @@ def _check_values(
         assert output is not None
         plan = kf2_values.plan_for_output(output, ref)
     stats = None
-    if plan is not None:
+    if plan is not None and os.path.realpath(ref.path) not in options.values_known:
         try:
             stats = scan(ref, plan)
         except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as exc:

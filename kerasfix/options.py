@@ -22,3 +22,6 @@ class DiagnoseOptions:
     pad_value: float = 0
     padding: str = "pre"
     truncating: str = "pre"
+    # Files whose data bytes equal an input already scanned (repair's header-only copies):
+    # their values need not be read again.
+    values_known: frozenset[str] = frozenset()

@@ -116,6 +116,7 @@ def _write_file(
             job = jobs[None]
             if writers.can_copy_header_only(job):
                 sha_in, sha_out = writers.header_only_copy(file.path, tmp, job)
+                file.header_only = True
             else:
                 writers.write_npy(tmp, job)
         elif file.format == "npz":
@@ -192,7 +193,8 @@ def verify(
             if os.path.realpath(f.path) == os.path.realpath(options.y_file)
         ]
         y_file = match[0] if match else options.y_file
-    check = DiagnoseOptions(**{**options.__dict__, "y_file": y_file})
+    same_bytes = frozenset(os.path.realpath(o) for o, f in outputs.items() if f.header_only)
+    check = DiagnoseOptions(**{**options.__dict__, "y_file": y_file, "values_known": same_bytes})
     x_outputs = [o for o in outputs if y_file is None or o != y_file]
     report = run_diagnosis(model_path, x_outputs, check).report
     failed: list[dict[str, Any]] = []

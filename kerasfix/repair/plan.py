@@ -48,6 +48,8 @@ class FilePlan:
     format: str
     actions: list[RepairAction] = field(default_factory=list)
     skipped: list[RepairAction] = field(default_factory=list)
+    # Set when written: the output's data bytes are the input's (a header rewrite only).
+    header_only: bool = False
 
     def steps_for(self, key: str | None) -> list[RepairAction]:
         return [a for a in self.actions if a.key == key and a.action not in ROW_ACTIONS]
