@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fixtures bench clean
+.PHONY: demo test lint fixtures docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(STAMP) lint
 
 fixtures: $(STAMP)
 	$(BIN)/python fixtures/make_fixtures.py
+
+docs: $(STAMP)
+	$(BIN)/python -m kerasfix.report.ruledocs docs/rules
 
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py

@@ -305,6 +305,84 @@ def _exit_for(
     return EXIT_OK
 
 
+MAX_LOG_BYTES = 16 * 1024 * 1024
+
+
+@app.command()
+def explain(
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            help="A rule code (KF101), an error text, or - to read the text from stdin."
+        ),
+    ] = None,
+    log: Annotated[
+        str | None, typer.Option("--log", help="A log or traceback file to search for the error.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Confirm with diagnose against this model.")
+    ] = None,
+    data: Annotated[
+        list[str] | None, typer.Option("--data", help="Data to diagnose with --model (repeatable).")
+    ] = None,
+    output_format: Annotated[
+        ShortFormat, typer.Option("--format", help="text or json.")
+    ] = ShortFormat.text,
+    show_traceback: TracebackOpt = False,
+) -> None:
+    """Show a rule's documentation, or which rule explains a Keras/TensorFlow error."""
+
+    def run() -> int:
+        import re
+
+        from kerasfix.checks import RULES
+        from kerasfix.checks.catalog import ALL_CODES
+        from kerasfix.errors import UsageError
+        from kerasfix.explain import explain_text
+        from kerasfix.report import explain as render
+        from kerasfix.report.ruledocs import rule_page
+
+        if target is not None and re.fullmatch(r"(?i)KF\d{3}", target.strip()):
+            code = target.strip().upper()
+            if code in RULES:
+                sys.stdout.write(rule_page(RULES[code]))
+                return EXIT_OK
+            if code in ALL_CODES:
+                sys.stdout.write(
+                    f"# {code} {ALL_CODES[code]}\n\nNot checked by this version yet.\n"
+                )
+                return EXIT_OK
+            raise UsageError(f"{code} is not a kerasfix rule (see `kerasfix rules`)")
+        if log is not None:
+            with open(log, "rb") as fh:
+                text = fh.read(MAX_LOG_BYTES).decode("utf-8", "replace")
+        elif target == "-":
+            text = sys.stdin.read(MAX_LOG_BYTES)
+        elif target is not None:
+            text = target
+        else:
+            raise UsageError("give a rule code, an error text, - for stdin, or --log FILE")
+        matches = explain_text(text)
+        confirmed: dict[str, list[str]] | None = None
+        if model is not None:
+            report = api.diagnose(model, list(data or []), DiagnoseOptions(fail_on=None))
+            confirmed = {}
+            for result in report.results:
+                for finding in result.findings:
+                    where = result.path + (f"::{result.key}" if result.key else "")
+                    confirmed.setdefault(finding.code, []).append(where)
+        as_json = output_format is ShortFormat.json
+        text_out = (
+            render.render_matches_json(matches, confirmed)
+            if as_json
+            else render.render_matches_text(matches, confirmed)
+        )
+        sys.stdout.write(text_out)
+        return EXIT_OK if matches else EXIT_FINDINGS
+
+    _handle(run, show_traceback)
+
+
 @app.command()
 def inspect(
     model: Annotated[str, typer.Argument(help=".keras, .h5, architecture .json or SavedModel")],

@@ -1,0 +1,248 @@
+"""From a pasted Keras/TensorFlow error (or a whole log) to the rule that explains it.
+
+Every catalogue pattern is searched in the text; values are pulled from its named groups
+(shapes become lists, `?` and `None` become null); where the rule follows from the shapes, the
+same shape rules `diagnose` uses decide it. A text about another kind of error matches nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from kerasfix.checks import RULES
+from kerasfix.checks.base import InputContext
+from kerasfix.checks.catalog import ALL_CODES
+from kerasfix.checks.kf1_shapes import check_input_shape
+from kerasfix.explain.catalog import CATALOGUE, Pattern
+from kerasfix.loaders.base import ArrayRef
+from kerasfix.model.contract import InputSpec, ModelContract, format_shape
+from kerasfix.options import DiagnoseOptions
+
+# The batch size assumed for a symbolic (None) batch axis in a message.
+PLACEHOLDER_BATCH = 32
+# Data repairs `kerasfix repair` plans for these codes.
+REPAIRABLE = frozenset(
+    {
+        "KF101",
+        "KF102",
+        "KF103",
+        "KF104",
+        "KF105",
+        "KF108",
+        "KF212",
+        "KF213",
+        "KF214",
+        "KF215",
+        "KF221",
+        "KF301",
+        "KF302",
+        "KF401",
+        "KF402",
+    }
+)
+
+
+@dataclass
+class Match:
+    code: str
+    name: str
+    confidence: float
+    values: dict[str, Any]
+    cause: str
+    fix: str
+    pattern: str
+    versions: str
+    position: int = 0
+    also: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "confidence": round(self.confidence, 2),
+            "values": self.values,
+            "cause": self.cause,
+            "fix": self.fix,
+            "pattern": self.pattern,
+            "versions": self.versions,
+        }
+
+
+def parse_shape(text: str) -> list[int | None]:
+    inner = text.strip().strip("()[]")
+    dims: list[int | None] = []
+    for part in inner.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        dims.append(None if part in ("?", "None", "-1") else int(part))
+    return dims
+
+
+def _values(match: re.Match[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, raw in match.groupdict().items():
+        if raw is None:
+            continue
+        if raw.startswith("(") or name in ("found", "expected", "target", "output"):
+            values[name] = parse_shape(raw)
+        elif name.endswith("_sizes"):
+            values[name] = [int(x) for x in re.findall(r"\d+", raw)]
+        elif re.fullmatch(r"-?\d+", raw):
+            values[name] = int(raw)
+        elif re.fullmatch(r"[\d, ]+", raw):
+            values[name] = [int(x) for x in raw.replace(" ", "").split(",") if x]
+        else:
+            values[name] = raw
+    return values
+
+
+def _classify_input(values: dict[str, Any], sample_shapes: bool) -> tuple[str | None, str]:
+    expected = list(values.get("expected", []))
+    found = list(values.get("found", []))
+    if not expected or not found:
+        return None, ""
+    if sample_shapes:  # Keras 2 prints both shapes without the batch axis
+        expected, found = [None, *expected], [None, *found]
+    elif expected[0] is not None:  # a bare sample shape for the model: add the batch axis
+        expected = [None, *expected]
+    data = [PLACEHOLDER_BATCH if (i == 0 and d is None) else d for i, d in enumerate(found)]
+    if any(d is None for d in data):
+        # A symbolic axis in the message: take the expected size there, if ranks agree.
+        if len(data) != len(expected):
+            return "KF100", "the shapes differ in rank and size"
+        data = [e if d is None else d for d, e in zip(data, expected, strict=True)]
+        data = [PLACEHOLDER_BATCH if d is None else d for d in data]
+    inp = InputSpec("input", tuple(expected), "float32")
+    contract = ModelContract("model", "keras", (inp,), ())
+    ref = ArrayRef("data", None, tuple(int(d) for d in data), "float32", "f")
+    findings = list(check_input_shape(InputContext(contract, DiagnoseOptions(), ref, inp)))
+    if not findings:
+        return None, ""
+    first = findings[0]
+    return first.code, (
+        f"the model expects {format_shape(tuple(expected))}, the data has "
+        f"{format_shape(tuple(found))}: {RULES[first.code].trigger}"
+    )
+
+
+def _classify(pattern: Pattern, values: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """(code, cause, confidence) for what the values say."""
+    kind = pattern.classify
+    c = pattern.confidence
+    if kind == "input":
+        code, cause = _classify_input(values, pattern.sample_shapes)
+        return [(code, cause, c)] if code else []
+    if kind == "rank":
+        want = values.get("expected_ndim")
+        found = values.get("found")
+        got = len(found) if isinstance(found, list) else values.get("found_ndim")
+        if not isinstance(want, int) or not isinstance(got, int):
+            return []
+        cause = f"the layer takes ndim={want}, the data has ndim={got}"
+        if got == want - 1:
+            return [("KF101", cause + ": an axis is missing (often a size-1 feature axis)", c)]
+        if got == want + 1:
+            return [("KF102", cause + ": one axis too many", c * 0.9)]
+        return [("KF100", cause, c * 0.8)]
+    if kind == "index":
+        index, dim = values.get("index"), values.get("input_dim")
+        where = values.get("position")
+        if not isinstance(index, int):
+            return []
+        if index < 0:
+            return [("KF202", f"token id {index} at indices[{where}] is negative", c)]
+        return [
+            (
+                "KF201",
+                f"token id {index} at indices[{where}] is not below the Embedding's "
+                f"input_dim {dim}",
+                c,
+            )
+        ]
+    if kind == "label":
+        label, units = values.get("label"), values.get("units")
+        if not isinstance(label, int) or not isinstance(units, int):
+            return []
+        found = [
+            ("KF211", f"label {label} is outside the output's {units} classes [0, {units})", c)
+        ]
+        if label == units:
+            found.append(
+                ("KF212", f"label {units} with {units} units: classes may be numbered from 1", 0.5)
+            )
+        return found
+    if kind == "target":
+        target, output = values.get("target", []), values.get("output", [])
+        if not target or not output:
+            return []
+        cause = f"labels {format_shape(tuple(target))} against output {format_shape(tuple(output))}"
+        units = output[-1]
+        integer_like = len(target) < len(output) or (target[-1] == 1 and len(target) == len(output))
+        if isinstance(units, int) and units > 1 and integer_like:
+            return [("KF214", cause + ": class ids where one-hot rows are expected", c)]
+        return [("KF215", cause + ": the label shape cannot match the output", c * 0.9)]
+    if kind == "object":
+        if values.get("type") == "list":
+            return [("KF401", "the data holds Python lists of different lengths", c)]
+        return [("KF222", f"the data holds Python {values.get('type')} objects", c)]
+    if kind == "batch":
+        a, b = values.get("received"), values.get("batch_size")
+        if not (isinstance(a, int) and isinstance(b, int)) or a == b:
+            return []
+        if values.get("rest_a") != values.get("rest_b"):
+            return []
+        small, large = min(a, b), max(a, b)
+        return [
+            ("KF302", f"a batch of {small} where the model takes exactly {large}", c),
+            ("KF303", f"or a fixed batch of {large} larger than the {small} samples", c * 0.75),
+        ]
+    if kind == "dtype":
+        dtype = str(values.get("dtype", ""))
+        if dtype == "object":
+            return [
+                ("KF401", "an object array: Python lists of different lengths", c * 0.7),
+                ("KF222", "an object array: strings or other Python objects", c * 0.6),
+            ]
+        return [("KF222", f"the data has dtype {dtype}: text where numbers are needed", c)]
+    assert pattern.code is not None
+    found = [(pattern.code, RULES[pattern.code].trigger if pattern.code in RULES else "", c)]
+    sizes = [*values.get("x_sizes", []), *values.get("y_sizes", [])]
+    if pattern.code == "KF301" and 1 in sizes:
+        # A side of one "sample": often one sample given without its batch axis.
+        found.append(("KF108", "one side holds a single sample: a missing batch axis?", 0.5))
+    return found
+
+
+def _fix(code: str) -> str:
+    steps = "kerasfix diagnose MODEL DATA (finds the file, the array and the fix)"
+    if code in REPAIRABLE:
+        steps += "; then kerasfix repair MODEL DATA --out fixed/ --dry-run"
+    return steps
+
+
+def explain_text(text: str) -> list[Match]:
+    """Every rule the text points to, most confident first (ties: earliest in the text)."""
+    found: dict[str, Match] = {}
+    for pattern in CATALOGUE:
+        for match in re.finditer(pattern.regex, text, re.S):
+            values = _values(match)
+            for code, cause, confidence in _classify(pattern, values):
+                name = RULES[code].name if code in RULES else ALL_CODES.get(code, "")
+                candidate = Match(
+                    code=code,
+                    name=name,
+                    confidence=confidence,
+                    values=values,
+                    cause=cause,
+                    fix=_fix(code),
+                    pattern=pattern.id,
+                    versions=pattern.versions,
+                    position=match.start(),
+                )
+                seen = found.get(code)
+                if seen is None or candidate.confidence > seen.confidence:
+                    found[code] = candidate
+    return sorted(found.values(), key=lambda m: (-m.confidence, m.position, m.code))
