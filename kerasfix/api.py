@@ -304,9 +304,16 @@ def plan_repair(
     from kerasfix.repair import plan as planning
 
     diagnosis = run_diagnosis(model_path, data_paths, options)
-    planning.check_out_dir(out_dir, data_paths, list(diagnosis.files))
+    inputs = [*diagnosis.files, *([options.y_file] if options.y_file else [])]
+    planning.check_out_dir(out_dir, data_paths, inputs)
+    if repair_options.verify_fit and diagnosis.contract.unsafe_layers and not options.trust_model:
+        layer = diagnosis.contract.unsafe_layers[0]
+        raise UsageError(
+            f"{model_path}: --verify-fit would run code the model holds ('{layer.name}', "
+            f"{layer.class_name}); pass --trust-model if you trust it"
+        )
     plan = planning.plan_repair(diagnosis, data_paths, out_dir, repair_options, options)
-    planning.check_outputs(plan)
+    planning.check_outputs(plan, inputs)
     return diagnosis, plan
 
 

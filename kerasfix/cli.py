@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -254,8 +254,20 @@ def repair(
     )
 
     def run() -> int:
+        import signal
+
         from kerasfix.report import repair as render
 
+        def terminated(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt  # the same clean-up as Ctrl-C: no partial file left
+
+        previous = signal.signal(signal.SIGTERM, terminated)
+        try:
+            return repair_run(render)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def repair_run(render: Any) -> int:
         diagnosis, plan = api.plan_repair(model, data, out, options, repair_options)
         as_json = output_format is ShortFormat.json
         if dry_run:

@@ -26,6 +26,11 @@ class NoDataReadError(KerasfixError):
     """DATA was given but not one file of it could be read."""
 
 
+class WriteError(KerasfixError):
+    """An output cannot be written (disk full, permissions): inputs and earlier outputs are
+    intact, and no partial file is left."""
+
+
 class DataReadError(Exception):
     """One DATA file cannot be read; reported as KF001 for that file, never an abort."""
 

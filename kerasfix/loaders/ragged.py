@@ -111,9 +111,17 @@ def read_json_sequences(path: str, allow_pickle: bool = False) -> list[ArrayRef]
         raise DataReadError(f"not valid JSON ({exc})") from None
     except RecursionError:
         raise DataReadError("JSON nested too deeply") from None
-    del columns
     if not fields:
         raise DataReadError("no records")
+    counts = {key: field.count for key, field in fields.items()}
+    if len(set(counts.values())) > 1:
+        most = max(counts.values())
+        short = sorted(k for k, n in counts.items() if n < most)
+        where = "columns" if columns else "records"
+        raise DataReadError(
+            f"{', '.join(map(repr, short))} missing from {most - min(counts.values())} of "
+            f"{most} {where}"
+        )
     return [field.ref(path, key) for key, field in sorted(fields.items())]
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from kerasfix import __version__
 from kerasfix.api import Diagnosis, run_diagnosis
+from kerasfix.errors import WriteError
 from kerasfix.findings import Report
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.chunks import iter_chunks
@@ -84,10 +85,18 @@ def _jobs(
     data = diagnosis.files[file.path]
     jobs: dict[str | None, writers.ArrayJob] = {}
     keys = {a.key for a in file.actions} | {k for (p, k) in keeps if p == file.path}
+    group_keep = next((keeps[(p, k)] for (p, k) in keeps if p == file.path), None)
+    if group_keep is not None:
+        # Other arrays of the file with one row per sample (ids, weights) lose the same rows.
+        for other in data.arrays.values():
+            if other.key not in keys and other.shape and other.shape[0] == len(group_keep):
+                keys.add(other.key)
+                keeps[(file.path, other.key)] = group_keep
     for key in keys:
-        ref = data.arrays.get(key or "")
-        if ref is None:
+        found = data.arrays.get(key or "")
+        if found is None:
             continue
+        ref = found
         steps = [
             (a.action, a.params)
             for a in file.actions
@@ -96,16 +105,35 @@ def _jobs(
         # KF401 and KF402 plan the same pad_sequences: apply it once.
         seen: set[str] = set()
         unique = []
-        for name, params in steps:
-            if name == "pad_sequences" and name in seen:
+        for step, params in steps:
+            if step == "pad_sequences" and step in seen:
                 continue
-            seen.add(name)
-            unique.append((name, params))
+            seen.add(step)
+            unique.append((step, params))
         jobs[ref.key] = writers.ArrayJob(ref, unique, keeps.get((file.path, key)))
     return jobs
 
 
 def _write_file(
+    file: FilePlan, diagnosis: Diagnosis, keeps: dict[tuple[str, str | None], Array], out_dir: str
+) -> dict[str, Any]:
+    entry = _write(file, diagnosis, keeps, out_dir)
+    dropped = {
+        str(key): _row_count(diagnosis.files[path].arrays[key or ""])
+        - int(keep[: _row_count(diagnosis.files[path].arrays[key or ""])].sum())
+        for (path, key), keep in keeps.items()
+        if path == file.path
+    }
+    if dropped:
+        entry["rows_dropped"] = dropped
+        for action in entry["actions"]:
+            if action["action"] in ROW_ACTIONS:
+                # What this file lost to all row actions together, not the finding's estimate.
+                action["lost"] = {"samples_dropped": max(dropped.values())}
+    return entry
+
+
+def _write(
     file: FilePlan, diagnosis: Diagnosis, keeps: dict[tuple[str, str | None], Array], out_dir: str
 ) -> dict[str, Any]:
     jobs = _jobs(file, diagnosis, keeps)
@@ -154,8 +182,12 @@ def apply_plan(
         row_losses.append(lost)
         for key in keys:
             keeps[key] = keep
-    os.makedirs(plan.out_dir, exist_ok=True)
-    entries = [_write_file(f, diagnosis, keeps, plan.out_dir) for f in plan.files if f.actions]
+    try:
+        os.makedirs(plan.out_dir, exist_ok=True)
+        entries = [_write_file(f, diagnosis, keeps, plan.out_dir) for f in plan.files if f.actions]
+    except OSError as exc:
+        # Disk full, permissions, a read-only --out: the user's to fix; nothing half-written.
+        raise WriteError(f"cannot write under {plan.out_dir}: {exc.strerror or exc}") from None
     manifest: dict[str, Any] = {
         "schema_version": 1,
         "kerasfix_version": __version__,

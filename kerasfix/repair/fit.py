@@ -89,10 +89,17 @@ def verify_fit(
     import keras
 
     keras.backend.clear_session()  # names of earlier models in this process must not clash
-    with warnings.catch_warnings():
-        # Keras warns that an unbuilt optimizer's slots are skipped: expected for a fresh one.
-        warnings.simplefilter("ignore")
-        model = keras.saving.load_model(model_path, compile=True, safe_mode=not trust_model)
+    try:
+        with warnings.catch_warnings():
+            # Keras warns that an unbuilt optimizer's slots are skipped: expected for a fresh one.
+            warnings.simplefilter("ignore")
+            model = keras.saving.load_model(model_path, compile=True, safe_mode=not trust_model)
+    except Exception as exc:  # Keras raises many types while loading; report, do not crash
+        text = str(exc).strip().splitlines()
+        return {
+            "status": "fail",
+            "error": f"Keras could not load the model: {text[0] if text else exc!r}",
+        }
     if getattr(model, "loss", None) is None:
         return {"status": "skipped", "reason": "the model was saved without a loss"}
     # A fresh optimizer of the saved kind: a restored one is bound to the saved variables.

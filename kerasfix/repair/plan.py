@@ -157,7 +157,7 @@ def _pad_ragged(
     f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
 ) -> list[RepairAction]:
     maxlen = f.details.get("maxlen") or f.details.get("input_length") or f.expected
-    dtype = "int32" if ref.kind in "biu" else "float32"
+    dtype = _pad_dtype(ref, o)
     return [
         _act(
             f,
@@ -183,13 +183,24 @@ def _truncate_ragged(
         padding=o.padding,
         truncating=o.truncating,
         value=o.pad_value,
-        dtype="int32" if ref.kind in "biu" else "float32",
+        dtype=_pad_dtype(ref, o),
     )
     lost = {
         "sequences_truncated": int(f.details["sequences"]),
         "tokens_truncated": int(f.details["tokens_lost"]),
     }
     return [RepairAction(**{**asdict(action), "lost": lost})]
+
+
+def _pad_dtype(ref: ArrayRef, o: DiagnoseOptions) -> str:
+    """int32 token ids as pad_sequences makes them (refusing a pad value int32 cannot hold);
+    floats keep their precision."""
+    if ref.kind in "biu":
+        value = o.pad_value
+        if value != int(value) or not -(2**31) <= value < 2**31:
+            raise UsageError(f"--pad-value {value:g} does not fit the int32 token ids")
+        return "int32"
+    return "float64" if ref.dtype == "float64" else "float32"
 
 
 def _shift(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) -> list[RepairAction]:
@@ -278,10 +289,16 @@ def output_name(path: str, data_args: list[str]) -> str:
 
 
 def check_out_dir(out_dir: str, data_args: list[str], inputs: list[str]) -> None:
-    """Refuse a DIR that is a file, or that lies inside a DATA folder (a rerun would read the
-    outputs as inputs)."""
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise UsageError(f"--out {out_dir}: exists and is not a folder")
+    """Refuse a DIR that is a file (or lies under one), or that lies inside a DATA folder (a
+    rerun would read the outputs as inputs)."""
+    probe = os.path.abspath(out_dir)
+    while True:
+        if os.path.lexists(probe) and not os.path.isdir(probe):
+            raise UsageError(f"--out {out_dir}: {probe} exists and is not a folder")
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
     out_real = os.path.realpath(out_dir)
     for arg in data_args:
         if os.path.isdir(arg):
@@ -297,10 +314,24 @@ def check_out_dir(out_dir: str, data_args: list[str], inputs: list[str]) -> None
             )
 
 
-def check_outputs(plan: RepairPlan) -> None:
-    """Two inputs may not become one output, and no output may be an input."""
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def check_outputs(plan: RepairPlan, inputs: list[str]) -> None:
+    """Two inputs may not become one output; no output may be any input (by path, hard link
+    or symlink); no output may leave DIR through a symlinked folder; no output may be a folder."""
+    out_real = os.path.realpath(plan.out_dir)
+    input_reals = {os.path.realpath(p) for p in inputs}
+    input_ids = {i for i in map(_identity, inputs) if i is not None}
     seen: dict[str, str] = {}
     for file in plan.files:
+        if not file.actions:
+            continue
         if file.output in seen:
             raise UsageError(
                 f"{file.path} and {seen[file.output]} would both be written to "
@@ -308,8 +339,23 @@ def check_outputs(plan: RepairPlan) -> None:
             )
         seen[file.output] = file.path
         final = os.path.join(plan.out_dir, file.output)
-        if os.path.exists(final) and os.path.samefile(final, file.path):
-            raise UsageError(f"the output {final} is the input {file.path}; choose another --out")
+        folder = os.path.dirname(os.path.abspath(final))
+        probe = folder
+        while probe.startswith(os.path.abspath(plan.out_dir)) and probe != os.path.abspath(
+            plan.out_dir
+        ):
+            if os.path.islink(probe):
+                raise UsageError(
+                    f"{probe} is a symbolic link; kerasfix does not write through links"
+                )
+            probe = os.path.dirname(probe)
+        real = os.path.realpath(final)
+        if not (real == out_real or real.startswith(out_real + os.sep)):
+            raise UsageError(f"the output {final} would land outside --out {plan.out_dir}")
+        if os.path.isdir(final):
+            raise UsageError(f"the output {final} is a folder")
+        if real in input_reals or _identity(final) in input_ids:
+            raise UsageError(f"the output {final} is an input; choose another --out")
 
 
 def plan_repair(
@@ -359,6 +405,11 @@ def plan_repair(
                 by_path[path].actions.extend(
                     a for a in row_actions if a not in by_path[path].actions
                 )
+    covered = {(ref.path, ref.key) for group in diagnosis.groups for ref in _members(group)}
+    for result in diagnosis.report.results:
+        # Unreadable files (KF001), unmapped ones (KF002): findings no repair reaches.
+        if result.role != "model" and (result.path, result.key) not in covered:
+            plan.unfixable.extend((result.path, result.key, f) for f in result.findings)
     plan.files = sorted(by_path.values(), key=lambda f: f.path)
     _drop_superseded(plan)
     return plan

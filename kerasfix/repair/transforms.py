@@ -66,7 +66,9 @@ def pad_sequences(sequences: list[Array], params: dict[str, Any]) -> Array:
 
 
 def shift(chunk: Array, params: dict[str, Any]) -> Array:
-    shifted: Array = chunk + np.asarray(params["by"], dtype=chunk.dtype)
+    # In a wide signed type: -1 does not fit an unsigned dtype; the result fits the original
+    # (KF212 labels run 1..K, so they end at 0..K-1).
+    shifted: Array = (chunk.astype(np.int64) + int(params["by"])).astype(chunk.dtype)
     return shifted
 
 

@@ -54,7 +54,8 @@ def iter_output(job: ArrayJob) -> Iterator[Array]:
     ref = job.ref
     if any(name == "add_batch_axis" for name, _ in job.steps):
         # One sample without its batch axis: small by definition, read whole.
-        whole = np.concatenate([c for _, c in iter_chunks(ref)]) if ref.shape else None
+        # Copies: the reader reuses one buffer for every chunk.
+        whole = np.concatenate([np.array(c) for _, c in iter_chunks(ref)]) if ref.shape else None
         if whole is None:
             whole = next(iter_chunks(ref))[1]
         yield apply_all(whole[np.newaxis, ...], job.array_steps)
@@ -206,15 +207,19 @@ def write_h5(src: str, dst: str, jobs: dict[str | None, ArrayJob]) -> None:
                     job = jobs[path]
                     shape, dtype = output_shape_dtype(job)
                     options: dict[str, Any] = {}
-                    if item.compression and shape and shape[0]:
+                    if (item.compression or item.shuffle or item.fletcher32) and shape and shape[0]:
                         options = {
                             "compression": item.compression,
                             "compression_opts": item.compression_opts,
+                            "shuffle": item.shuffle,
+                            "fletcher32": item.fletcher32,
                             "chunks": True,
                         }
                     out = target.create_dataset(name, shape=shape, dtype=dtype, **options)
                     for attr, value in item.attrs.items():
-                        out.attrs[attr] = value
+                        # Dimension-scale references point into the old file: they would dangle.
+                        if attr not in ("DIMENSION_LIST", "REFERENCE_LIST"):
+                            out.attrs[attr] = value
                     start = 0
                     for chunk in iter_output(job):
                         out[start : start + len(chunk)] = chunk
