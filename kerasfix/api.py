@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zipfile
 import zlib
@@ -13,10 +14,11 @@ from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelCont
 from kerasfix.checks.catalog import known_token
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
 from kerasfix.errors import NoDataReadError, UsageError
-from kerasfix.findings import FileResult, Finding, Report
+from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
 from kerasfix.loaders import ArrayRef, DataFile, discover, read_data_file
 from kerasfix.loaders.keys import Group, is_label_stem, label_sibling, map_arrays
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
+from kerasfix.model.contract import format_shape
 from kerasfix.options import DiagnoseOptions
 from kerasfix.stats import scan
 
@@ -218,6 +220,9 @@ def _check_file(
                 if check.scope == "input":
                     result.findings.extend(check.run(InputContext(contract, options, ref, inp)))
             _check_values(contract, options, result, ref, "input_values", input=inp)
+            result.findings = [
+                _with_model_patch(contract, options, inp, f) for f in result.findings
+            ]
         by_key[(ref.path, ref.key)] = result
     for name, ref in group.y.items():
         if (ref.path, ref.key) in by_key:
@@ -287,6 +292,69 @@ def _check_values(
             result.findings.extend(check.run(ctx))
 
 
+PATCHABLE_INPUT_CODES = frozenset({"KF105", "KF106", "KF402"})
+
+
+def _input_candidates(inp: InputSpec, finding: Finding) -> tuple[Shape, ...]:
+    """The batch_shapes to try: the mismatched axes left open (None), then set to the data's."""
+    if finding.code == "KF402":
+        axes, sizes = [1], [finding.received]
+    elif finding.code == "KF105":
+        axes, sizes = [int(finding.details["axis"])], [int(finding.details["length"])]
+    else:
+        axes = [int(a) for a in finding.details["axes"]]
+        sizes = [finding.received[a] for a in axes]
+    open_shape = list(inp.batch_shape)
+    data_shape = list(inp.batch_shape)
+    for axis, size in zip(axes, sizes, strict=True):
+        open_shape[axis] = None
+        data_shape[axis] = size
+    return (tuple(open_shape), tuple(data_shape))
+
+
+def _with_model_patch(
+    contract: ModelContract, options: DiagnoseOptions, inp: InputSpec, finding: Finding
+) -> Finding:
+    """For a length or size mismatch, ask Keras whether the model's input can take the data
+    instead (no weight depends on that axis), and say which fix is which."""
+    if (
+        finding.code not in PATCHABLE_INPUT_CODES
+        or not options.trace_model
+        or contract.format == "savedmodel"
+        or (contract.unsafe_layers and not options.trust_model)
+    ):
+        return finding
+    from kerasfix.model import trace
+
+    try:
+        verdict = trace.input_patch(contract.path, inp.name, _input_candidates(inp, finding))
+    except Exception as exc:  # Keras could not rebuild the model: keep the data fixes only
+        text = str(exc).strip().splitlines()
+        verdict = trace.Verdict(False, inp.batch_shape, text[0] if text else type(exc).__name__)
+    patch = {
+        "patchable": verdict.patchable,
+        "batch_shape": list(verdict.batch_shape),
+        "reason": verdict.reason,
+        "layer": verdict.layer,
+        "input": inp.name,
+    }
+    if verdict.patchable:
+        fix = (
+            f"{finding.fix}; or patch the model's input to batch_shape="
+            f"{format_shape(verdict.batch_shape)}: {verdict.reason} (kerasfix repair "
+            "--prefer model) [safe]"
+        )
+        applicability = Applicability.SAFE
+    else:
+        fix = f"{finding.fix}; the model's input cannot be patched: {verdict.reason}"
+        applicability = finding.applicability
+    details = {**finding.details, "model_patch": patch}
+    patched: Finding = dataclasses.replace(
+        finding, fix=fix, applicability=applicability, details=details
+    )
+    return patched
+
+
 def _single_label(labels: DataFile, contract: ModelContract) -> dict[str, ArrayRef]:
     if len(labels.arrays) == 1 and len(contract.outputs) == 1:
         return {contract.outputs[0].name: next(iter(labels.arrays.values()))}
@@ -330,7 +398,8 @@ def apply_repair(
 
     outcome = apply.apply_plan(plan, diagnosis, model_path, options)
     if repair_options.verify_fit and not outcome.failed_claims:
-        outcome.fit = fit.verify_fit(model_path, diagnosis, plan, options.trust_model)
+        trained = outcome.manifest["verification"]["model"]  # the patched model, if any
+        outcome.fit = fit.verify_fit(trained, diagnosis, plan, options.trust_model)
         outcome.manifest["verify_fit"] = outcome.fit
         apply.write_manifest(plan.out_dir, outcome.manifest)
     return outcome

@@ -173,6 +173,11 @@ def _exit_code(report: Report, fail_on: Severity | None) -> int:
     return EXIT_OK
 
 
+class Prefer(str, enum.Enum):
+    data = "data"
+    model = "model"
+
+
 class Side(str, enum.Enum):
     pre = "pre"
     post = "post"
@@ -192,6 +197,14 @@ def repair(
     verify_fit: Annotated[
         bool, typer.Option("--verify-fit", help="Train one step on the repaired data (CPU).")
     ] = False,
+    prefer: Annotated[
+        Prefer | None,
+        typer.Option(
+            "--prefer",
+            help="Where a finding has both, take the data fix or the model patch "
+            "(default: the lossless one).",
+        ),
+    ] = None,
     padding: Annotated[
         Side, typer.Option("--padding", help="Pad sequences at the front (pre) or end.")
     ] = Side.pre,
@@ -250,22 +263,11 @@ def repair(
         truncating=truncating.value,
     )
     repair_options = RepairOptions(
-        unsafe_fixes=unsafe_fixes, dry_run=dry_run, verify_fit=verify_fit
+        unsafe_fixes=unsafe_fixes,
+        dry_run=dry_run,
+        verify_fit=verify_fit,
+        prefer=prefer.value if prefer is not None else None,
     )
-
-    def run() -> int:
-        import signal
-
-        from kerasfix.report import repair as render
-
-        def terminated(signum: int, frame: object) -> None:
-            raise KeyboardInterrupt  # the same clean-up as Ctrl-C: no partial file left
-
-        previous = signal.signal(signal.SIGTERM, terminated)
-        try:
-            return repair_run(render)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
 
     def repair_run(render: Any) -> int:
         diagnosis, plan = api.plan_repair(model, data, out, options, repair_options)
@@ -298,6 +300,20 @@ def repair(
             if any(a.code == finding.code for f in plan.files for a in f.skipped)
         ]
         return _exit_for(left, diagnosis.report, options.fail_on, model_only=True)
+
+    def run() -> int:
+        import signal
+
+        from kerasfix.report import repair as render
+
+        def terminated(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt  # the same clean-up as Ctrl-C: no partial file left
+
+        previous = signal.signal(signal.SIGTERM, terminated)
+        try:
+            return repair_run(render)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     _handle(run, show_traceback)
 

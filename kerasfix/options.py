@@ -25,3 +25,6 @@ class DiagnoseOptions:
     # Files whose data bytes equal an input already scanned (repair's header-only copies):
     # their values need not be read again.
     values_known: frozenset[str] = frozenset()
+    # Ask Keras (importing TensorFlow) whether a length/size mismatch can be fixed by patching
+    # the model's input instead of the data.
+    trace_model: bool = True

@@ -48,10 +48,11 @@ LIGHT_COMMANDS = {
         "fixtures/KF201/positive/x.npy",
         "fixtures/KF213/positive/train.npz",
     ],
+    "inspect-json": ["inspect", "fixtures/KF106/positive/model.json"],
     "diagnose-json-npz": [
         "diagnose",
-        "fixtures/KF106/positive/model.json",
-        "fixtures/KF106/positive/train.npz",
+        "fixtures/KF106/negative/model.json",
+        "fixtures/KF106/negative/train.npz",
     ],
 }
 

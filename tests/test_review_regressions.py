@@ -217,3 +217,15 @@ def test_select_accepts_every_code_of_the_contract() -> None:
         ["diagnose", "model.h5", "x.npy", "--ignore", "KF5", "--select", "KF107"], 1, cwd=folder
     )
     run_cli(["diagnose", "model.h5", "x.npy", "--select", "KF503"], 0, cwd=folder)
+
+
+def test_stateful_remainder_lists_the_batch_sizes_that_divide_the_data() -> None:
+    from kerasfix.checks.kf3_batches import dividing_batch_sizes
+
+    assert dividing_batch_sizes(1000, 32) == [8, 10, 20, 25, 40, 50]
+    contract, _ = _contract((32, 10, 1), stateful=("lstm",))
+    ref = ArrayRef("d.npy", None, (1000, 10, 1), "float32", "f")
+    group = Group(path="d.npy", x={"input_layer": ref})
+    (finding,) = check_batches(GroupContext(contract, DiagnoseOptions(), group))
+    assert "drop the last 8 samples" in finding.fix
+    assert "divides 1000: 8, 10, 20, 25, 40, 50" in finding.fix

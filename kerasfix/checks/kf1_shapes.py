@@ -620,12 +620,10 @@ def _axis_by_axis(inp: InputSpec, data: DataShape) -> Iterator[Finding]:
                 "after it accept other lengths is not something to leave to chance"
             ),
             fix=(
-                f"pad to {want}: keras.utils.pad_sequences(x, maxlen={want}) [safe], "
-                "or make the model's input length None where no weight depends on it"
+                f"pad to {want}: keras.utils.pad_sequences(x, maxlen={want}) [safe]"
                 if shorter
                 else f"truncate to {want}: keras.utils.pad_sequences(x, maxlen={want}) drops "
-                f"{got - want} steps per sample [unsafe], or make the model's input length "
-                "None where no weight depends on it"
+                f"{got - want} steps per sample [unsafe]"
             ),
             applicability=Applicability.SAFE if shorter else Applicability.UNSAFE,
             axis=axis,
@@ -641,8 +639,7 @@ def _axis_by_axis(inp: InputSpec, data: DataShape) -> Iterator[Finding]:
             f"the input takes {want_size}",
             why=f"{_reads(inp)}; layers after a Flatten fail on another size, global pooling "
             "trains silently on another resolution",
-            fix=f"resize or center-crop the data to {want_size} [unsafe], or make the model's "
-            "input size None where only global pooling follows",
+            fix=f"resize or center-crop the data to {want_size} [unsafe]",
             axes=spatial_axes,
             **base,
         )

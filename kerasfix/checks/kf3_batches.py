@@ -170,6 +170,18 @@ def check_cardinality(ctx: GroupContext) -> Iterator[Finding]:
     )
 
 
+def dividing_batch_sizes(samples: int, batch: int, count: int = 6) -> list[int]:
+    """Batch sizes (2 to samples/2) that divide `samples`, the `count` nearest to `batch`."""
+    divisors: set[int] = set()
+    i = 1
+    while i * i <= samples:
+        if samples % i == 0:
+            divisors.update((i, samples // i))
+        i += 1
+    usable = [d for d in divisors if 2 <= d <= samples // 2]
+    return sorted(sorted(usable, key=lambda d: (abs(d - batch), d))[:count])
+
+
 def check_batches(ctx: GroupContext) -> Iterator[Finding]:
     """A stateful RNN needs every batch full (an error otherwise); a model that only fixes
     `batch_shape` trains in Keras 3 with a partial last batch, but breaks in export, serving
@@ -203,9 +215,17 @@ def check_batches(ctx: GroupContext) -> Iterator[Finding]:
     if remainder == 0:
         return
     if contract.stateful:
+        sizes = dividing_batch_sizes(samples, batch)
+        options_text = (
+            f"; or rebuild the stateful model for a batch size that divides {samples}: "
+            + ", ".join(str(s) for s in sizes)
+            + " (no sample lost; the state then spans another number of sequences)"
+            if sizes
+            else ""
+        )
         fix = (
             f"drop the last {remainder} samples to keep {samples - remainder} "
-            f"(x[:{samples - remainder}]) [unsafe]"
+            f"(x[:{samples - remainder}]) [unsafe]{options_text}"
         )
         applicability = Applicability.UNSAFE
     else:
@@ -221,6 +241,7 @@ def check_batches(ctx: GroupContext) -> Iterator[Finding]:
         expected=batch,
         received=samples,
         remainder=remainder,
+        dividing_batch_sizes=dividing_batch_sizes(samples, batch),
     )
 
 

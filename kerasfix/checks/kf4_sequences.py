@@ -144,8 +144,7 @@ def check_sequences(ctx: ValueContext) -> Iterator[Finding]:
             f"{stats.tokens} tokens ({share:.1%})",
             why=f"pad_sequences drops the extra tokens silently, from the "
             f"{'front' if options.truncating == 'pre' else 'end'}",
-            fix=f"truncate with --truncating {options.truncating} [unsafe], or make the "
-            "model's input length None where no weight depends on it",
+            fix=f"truncate with --truncating {options.truncating} [unsafe]",
             expected=length,
             received=stats.max_length,
             sequences=stats.longer,

@@ -185,6 +185,7 @@ def apply_plan(
     try:
         os.makedirs(plan.out_dir, exist_ok=True)
         entries = [_write_file(f, diagnosis, keeps, plan.out_dir) for f in plan.files if f.actions]
+        model_entry = _write_model(plan, model_path, options) if plan.model_actions else None
     except OSError as exc:
         # Disk full, permissions, a read-only --out: the user's to fix; nothing half-written.
         raise WriteError(f"cannot write under {plan.out_dir}: {exc.strerror or exc}") from None
@@ -193,51 +194,92 @@ def apply_plan(
         "kerasfix_version": __version__,
         "model": model_path,
         "files": entries,
+        "model_patch": model_entry,
         "rows": row_losses,
-        "skipped": [a.to_dict() | {"path": f.path} for f in plan.files for a in f.skipped],
+        "skipped": [a.to_dict() | {"path": f.path} for f in plan.files for a in f.skipped]
+        + [a.to_dict() | {"path": p} for p, _, a in plan.model_skipped],
         "not_repaired": [
             {"path": p, "key": k, "code": f.code, "name": f.name} for p, k, f in plan.unfixable
         ],
     }
     outcome = RepairOutcome(plan, manifest)
-    outcome.verification, outcome.failed_claims = verify(plan, model_path, options)
+    checked_model = os.path.join(plan.out_dir, plan.model_output) if model_entry else model_path
+    outcome.verification, outcome.failed_claims = verify(plan, checked_model, options)
     manifest["verification"] = {
         "status": "fail" if outcome.failed_claims else "pass",
+        "model": checked_model,
         "still_present": outcome.failed_claims,
     }
     write_manifest(plan.out_dir, manifest)
     return outcome
 
 
+def _write_model(plan: RepairPlan, model_path: str, options: DiagnoseOptions) -> dict[str, Any]:
+    """DIR/model.keras: the saved architecture with the patches and the original weights,
+    checked by loading it fresh with Keras."""
+    from kerasfix.model import trace
+
+    actions = [a for _, _, a in plan.model_actions]
+    inputs = {
+        a.params["input"]: tuple(a.params["batch_shape"])
+        for a in actions
+        if a.action == "patch_input"
+    }
+    losses = {a.params["output"]: a.params["loss"] for a in actions if a.action == "patch_loss"}
+    final = os.path.join(plan.out_dir, plan.model_output)
+    with atomic_path(final, suffix=".keras") as tmp:
+        check = trace.write_patched_model(model_path, tmp, inputs, losses, options.trust_model)
+        sha_out = sha256_file(tmp)
+    return {
+        "input": model_path,
+        "output": plan.model_output,
+        "sha256_input": sha256_file(model_path),
+        "sha256_output": sha_out,
+        "actions": [a.to_dict() for a in actions],
+        "check": check,
+    }
+
+
 def verify(
     plan: RepairPlan, model_path: str, options: DiagnoseOptions
 ) -> tuple[Report | None, list[dict[str, Any]]]:
-    """Diagnose the outputs; every code an applied action claimed to fix must be gone."""
-    written = [f for f in plan.files if f.actions]
-    if not written:
+    """Diagnose what was repaired (written files, and the inputs a model patch fixed) against
+    the model as repaired; every code an applied action claimed to fix must be gone."""
+    written = {os.path.join(plan.out_dir, f.output): f for f in plan.files if f.actions}
+    by_input = {os.path.realpath(f.path): out for out, f in written.items()}
+    claimed: dict[str, set[tuple[str | None, str]]] = {}
+    for out, file in written.items():
+        claimed.setdefault(out, set()).update((a.key, a.code) for a in file.actions)
+    for path, key, action in plan.model_actions:
+        if key is None and path == plan.model_path:
+            continue  # a finding of the model itself: checked below
+        target = by_input.get(os.path.realpath(path), path)
+        claimed.setdefault(target, set()).add((key, action.code))
+    if not claimed and not plan.model_actions:
         return None, []
-    outputs = {os.path.join(plan.out_dir, f.output): f for f in written}
     y_file = None
     if options.y_file is not None:
-        match = [
-            o
-            for o, f in outputs.items()
-            if os.path.realpath(f.path) == os.path.realpath(options.y_file)
-        ]
-        y_file = match[0] if match else options.y_file
-    same_bytes = frozenset(os.path.realpath(o) for o, f in outputs.items() if f.header_only)
+        y_file = by_input.get(os.path.realpath(options.y_file), options.y_file)
+    same_bytes = frozenset(os.path.realpath(o) for o, f in written.items() if f.header_only)
     check = DiagnoseOptions(**{**options.__dict__, "y_file": y_file, "values_known": same_bytes})
-    x_outputs = [o for o in outputs if y_file is None or o != y_file]
-    report = run_diagnosis(model_path, x_outputs, check).report
+    data = [p for p in claimed if y_file is None or os.path.realpath(p) != os.path.realpath(y_file)]
+    report = run_diagnosis(model_path, data, check).report
     failed: list[dict[str, Any]] = []
-    for output, file in outputs.items():
-        claimed = {(a.key, a.code) for a in file.actions}
-        for result in report.results:
-            if os.path.realpath(result.path) != os.path.realpath(output):
+    model_codes = {a.code for p, k, a in plan.model_actions if k is None and p == plan.model_path}
+    for result in report.results:
+        if result.role == "model":
+            failed.extend(
+                {"path": model_path, "key": None, "code": f.code}
+                for f in result.findings
+                if f.code in model_codes
+            )
+            continue
+        for path, codes in claimed.items():
+            if os.path.realpath(result.path) != os.path.realpath(path):
                 continue
             for finding in result.findings:
-                if (result.key, finding.code) in claimed or (None, finding.code) in claimed:
-                    failed.append({"path": file.output, "key": result.key, "code": finding.code})
+                if (result.key, finding.code) in codes or (None, finding.code) in codes:
+                    failed.append({"path": path, "key": result.key, "code": finding.code})
     return report, failed
 
 

@@ -30,13 +30,14 @@ def _fsync_dir(folder: str) -> None:
 
 
 @contextmanager
-def atomic_path(final: str) -> Iterator[str]:
-    """Yield a temp path beside `final`; on success it replaces `final` atomically."""
+def atomic_path(final: str, suffix: str = ".part") -> Iterator[str]:
+    """Yield a temp path beside `final`; on success it replaces `final` atomically.
+    (`suffix`: Keras insists that the path it saves a model to ends in `.keras`.)"""
     folder = os.path.dirname(os.path.abspath(final))
     os.makedirs(folder, exist_ok=True)
     if os.path.islink(final):
         raise UsageError(f"{final} is a symbolic link; kerasfix does not write through links")
-    fd, tmp = tempfile.mkstemp(prefix=".kerasfix-", suffix=".part", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".kerasfix-", suffix=suffix, dir=folder)
     os.close(fd)
     try:
         yield tmp

@@ -22,6 +22,9 @@ class RepairOptions:
     unsafe_fixes: bool = False
     dry_run: bool = False
     verify_fit: bool = False
+    # Which fix to take where both a data fix and a model patch exist: "data", "model", or
+    # None: the lossless one (the model patch where the data fix would lose data).
+    prefer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,10 +67,16 @@ class RepairPlan:
         default_factory=list
     )
     unfixable: list[tuple[str, str | None, Finding]] = field(default_factory=list)
+    # Patches of the model itself, written as DIR/model.keras: (path, key) of the finding each
+    # fixes, and the action.
+    model_actions: list[tuple[str, str | None, RepairAction]] = field(default_factory=list)
+    model_skipped: list[tuple[str, str | None, RepairAction]] = field(default_factory=list)
+    model_output: str = "model.keras"
+    model_path: str = ""
 
     @property
     def applied(self) -> list[RepairAction]:
-        return [a for f in self.files for a in f.actions]
+        return [a for f in self.files for a in f.actions] + [a for _, _, a in self.model_actions]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +91,12 @@ class RepairPlan:
                 }
                 for f in self.files
             ],
+            "model": {
+                "input": self.model_path,
+                "output": self.model_output,
+                "actions": [a.to_dict() | {"for": [p, k]} for p, k, a in self.model_actions],
+                "skipped": [a.to_dict() | {"for": [p, k]} for p, k, a in self.model_skipped],
+            },
             "unfixable": [
                 {"path": p, "key": k, "code": f.code, "name": f.name, "what": f.what}
                 for p, k, f in self.unfixable
@@ -150,7 +165,9 @@ def _length(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) -> 
         truncating=o.truncating,
         value=o.pad_value,
     )
-    return [RepairAction(**{**asdict(action), "lost": lost})]
+    # The finding may read "safe" because the model can be patched; cutting data never is.
+    applicability = Applicability.UNSAFE.value if got > length else Applicability.SAFE.value
+    return [RepairAction(**{**asdict(action), "lost": lost, "applicability": applicability})]
 
 
 def _pad_ragged(
@@ -189,7 +206,8 @@ def _truncate_ragged(
         "sequences_truncated": int(f.details["sequences"]),
         "tokens_truncated": int(f.details["tokens_lost"]),
     }
-    return [RepairAction(**{**asdict(action), "lost": lost})]
+    unsafe = Applicability.UNSAFE.value
+    return [RepairAction(**{**asdict(action), "lost": lost, "applicability": unsafe})]
 
 
 def _pad_dtype(ref: ArrayRef, o: DiagnoseOptions) -> str:
@@ -274,6 +292,64 @@ PLANNERS: dict[str, Planner] = {
     "KF401": _pad_ragged,
     "KF402": _truncate_ragged,
 }
+
+
+def _choose_model(
+    data: list[RepairAction], model: list[RepairAction], options: RepairOptions
+) -> bool:
+    if options.prefer == "model":
+        return True
+    if options.prefer == "data":
+        return not data
+    # The lossless one: a data fix that loses or invents data gives way to an exact patch.
+    return not data or any(a.applicability != "safe" for a in data)
+
+
+def model_patches(
+    finding: Finding,
+    ref: ArrayRef | None,
+    contract: ModelContract,
+    o: DiagnoseOptions,
+    output_for: str | None = None,
+) -> list[RepairAction]:
+    """Patches of the model that fix `finding` exactly (the weights are kept)."""
+    if contract.format not in ("keras", "h5", "json"):
+        return []
+
+    def patch(action: str, **params: Any) -> RepairAction:
+        return RepairAction(
+            code=finding.code,
+            action=action,
+            key=ref.key if ref is not None else None,
+            applicability=Applicability.SAFE.value,
+            params=params,
+            description=finding.fix,
+        )
+
+    verdict = finding.details.get("model_patch")
+    if finding.code in ("KF105", "KF106", "KF402") and verdict and verdict["patchable"]:
+        return [patch("patch_input", input=verdict["input"], batch_shape=verdict["batch_shape"])]
+    if finding.code in ("KF302", "KF304") and not contract.stateful:
+        return [
+            patch("patch_input", input=inp.name, batch_shape=[None, *inp.sample_shape])
+            for inp in contract.inputs
+            if inp.batch_size is not None
+        ]
+    if finding.code in ("KF213", "KF214") and ref is not None:
+        names = [output_for] if output_for else [o.name for o in contract.outputs][:1]
+        target = next((o for o in contract.outputs if o.name in names), None)
+        if target is not None and target.loss is not None:
+            new = (
+                "categorical_crossentropy"
+                if finding.code == "KF213"
+                else "sparse_categorical_crossentropy"
+            )
+            return [patch("patch_loss", output=target.name, loss=new)]
+    if finding.code == "KF602" and finding.expected == "binary_crossentropy":
+        single = [out for out in contract.outputs if out.units == 1 and out.activation == "sigmoid"]
+        if len(single) == 1:
+            return [patch("patch_loss", output=single[0].name, loss="binary_crossentropy")]
+    return []
 
 
 def output_name(path: str, data_args: list[str]) -> str:
@@ -366,7 +442,7 @@ def plan_repair(
     diagnose_options: DiagnoseOptions,
 ) -> RepairPlan:
     contract = diagnosis.contract
-    plan = RepairPlan(out_dir=out_dir)
+    plan = RepairPlan(out_dir=out_dir, model_path=diagnosis.report.model_path)
     by_path: dict[str, FilePlan] = {}
 
     def file_plan(ref: ArrayRef) -> FilePlan:
@@ -385,6 +461,13 @@ def plan_repair(
             for finding in _fixable_order(result):
                 planner = PLANNERS.get(finding.code)
                 actions = planner(finding, ref, contract, diagnose_options) if planner else []
+                patches = model_patches(finding, ref, contract, diagnose_options, result.output)
+                if patches and _choose_model(actions, patches, options):
+                    for patch in patches:
+                        allowed = patch.applicability == "safe" or options.unsafe_fixes
+                        entry = (ref.path, ref.key, patch)
+                        (plan.model_actions if allowed else plan.model_skipped).append(entry)
+                    continue
                 if not actions:
                     plan.unfixable.append((ref.path, ref.key, finding))
                     continue
@@ -405,6 +488,29 @@ def plan_repair(
                 by_path[path].actions.extend(
                     a for a in row_actions if a not in by_path[path].actions
                 )
+    for result in diagnosis.report.results:
+        if result.role != "model":
+            continue
+        for finding in result.findings:
+            patches = model_patches(finding, None, contract, diagnose_options)
+            if patches:
+                for patch in patches:
+                    allowed = patch.applicability == "safe" or options.unsafe_fixes
+                    entry = (result.path, None, patch)
+                    (plan.model_actions if allowed else plan.model_skipped).append(entry)
+    if plan.model_actions:
+        if contract.format not in ("keras", "h5"):
+            raise UsageError(
+                f"{contract.path}: a {contract.format} model has no weights to keep; only data "
+                "fixes apply (--prefer data)"
+            )
+        if contract.unsafe_layers and not diagnose_options.trust_model:
+            layer = contract.unsafe_layers[0]
+            raise UsageError(
+                f"{contract.path}: patching the model means loading it, and it holds code "
+                f"('{layer.name}', {layer.class_name}); pass --trust-model if you trust it, or "
+                "--prefer data"
+            )
     covered = {(ref.path, ref.key) for group in diagnosis.groups for ref in _members(group)}
     for result in diagnosis.report.results:
         # Unreadable files (KF001), unmapped ones (KF002): findings no repair reaches.

@@ -39,7 +39,14 @@ def render_plan_text(plan: RepairPlan, dry_run: bool) -> str:
                     + (f" on {action.key}" if action.key else "")
                     + _lost(action)
                 )
-    if not any(f.actions for f in plan.files):
+    if plan.model_actions:
+        lines.append(f"  {plan.model_path} -> {os.path.join(plan.out_dir, plan.model_output)}")
+        for path, key, action in plan.model_actions:
+            lines.append(
+                f"    {action.code} {_params(action)} [{action.applicability}]"
+                + (f" (for {_where(path, key)})" if path != plan.model_path else "")
+            )
+    if not any(f.actions for f in plan.files) and not plan.model_actions:
         lines.append("  nothing to repair")
     skipped = [(f, a) for f in plan.files for a in f.skipped]
     if skipped:

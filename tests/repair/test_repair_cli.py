@@ -103,6 +103,8 @@ def test_repair_fixes_verifies_trains_and_keeps_values(tmp_path: Path, case: str
             "--out",
             str(out),
             "--unsafe-fixes",
+            "--prefer",
+            "data",  # the data path, even where a model patch would be lossless
             "--verify-fit",
             "--format",
             "json",

@@ -1,0 +1,136 @@
+"""Model patches as edits of the saved config (plain data, no TensorFlow): an input's
+`batch_shape`, or the loss. Whether an edit is safe is for Keras to say (model/trace.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from kerasfix import safeio
+from kerasfix.findings import Shape
+from kerasfix.model.config import ConfigError, canonical_loss_name
+
+
+@dataclass
+class SavedConfig:
+    """A model's config and its loss as saved, whatever the file format."""
+
+    path: str
+    format: str  # "keras", "h5", "json"
+    model: dict[str, Any]
+    loss: Any  # compile_config["loss"] / training_config["loss"], or None
+
+
+def read_saved_config(path: str) -> SavedConfig:
+    from kerasfix.model.load import parse_json_text
+
+    head = safeio.sniff(path, 8)
+    if head.startswith(safeio.ZIP_MAGIC):
+        with zipfile.ZipFile(path) as archive:
+            config = parse_json_text(safeio.read_zip_member(archive, "config.json"), "config.json")
+        compile_config = config.get("compile_config") or {}
+        return SavedConfig(path, "keras", config, compile_config.get("loss"))
+    if safeio.is_hdf5(path):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            model = parse_json_text(_text(f.attrs["model_config"]), "model_config")
+            training = f.attrs.get("training_config")
+        loss = parse_json_text(_text(training), "training_config").get("loss") if training else None
+        return SavedConfig(path, "h5", model, loss)
+    with open(path, "rb") as fh:
+        return SavedConfig(path, "json", parse_json_text(fh.read(), "the JSON file"), None)
+
+
+def _text(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode("utf-8")
+
+
+def architecture(saved: SavedConfig) -> dict[str, Any]:
+    """The model config alone (`{"class_name", "config", ...}`), without compile settings."""
+    model = {k: v for k, v in saved.model.items() if k != "compile_config"}
+    return model
+
+
+def with_input_shape(model: dict[str, Any], input_name: str, batch_shape: Shape) -> dict[str, Any]:
+    """A copy of the config whose input `input_name` declares `batch_shape`, with every layer's
+    saved build shape removed so that Keras builds each layer for the new input itself."""
+    patched = copy.deepcopy(model)
+    config = patched.get("config")
+    layers = config if isinstance(config, list) else (config or {}).get("layers", [])
+    target = None
+    for layer in layers:
+        layer_config = layer.get("config") or {}
+        if layer.get("class_name") == "InputLayer" and (
+            layer_config.get("name") == input_name
+            or layer.get("name") == input_name
+            or patched.get("class_name") == "Sequential"
+        ):
+            target = layer_config
+            break
+    if target is None and patched.get("class_name") == "Sequential" and layers:
+        target = layers[0].get("config") or {}  # Keras 2: the first layer declares the input
+        for key in ("input_shape", "input_dim", "input_length"):
+            target.pop(key, None)
+    if target is None:
+        raise ConfigError(f"no InputLayer named {input_name!r} in the config")
+    target.pop("batch_input_shape", None)
+    target["batch_shape"] = list(batch_shape)
+    _strip_build_shapes(patched)
+    return patched
+
+
+def _strip_build_shapes(node: Any) -> None:
+    if isinstance(node, dict):
+        node.pop("build_config", None)
+        node.pop("build_input_shape", None)
+        for value in node.values():
+            _strip_build_shapes(value)
+    elif isinstance(node, list):
+        for value in node:
+            _strip_build_shapes(value)
+
+
+SPARSE_TO_DENSE = {
+    "sparse_categorical_crossentropy": "categorical_crossentropy",
+    "categorical_crossentropy": "sparse_categorical_crossentropy",
+}
+
+
+def switched_loss(loss: Any, output: str, outputs: list[str], new_name: str) -> Any:
+    """The saved loss with `output`'s loss replaced by `new_name` (keeping `from_logits`)."""
+
+    def one(value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("config"), dict):
+            config = dict(value["config"])
+            from_logits = config.get("from_logits")
+            return {
+                "module": "keras.losses",
+                "class_name": "".join(p.capitalize() for p in new_name.split("_")).replace(
+                    "Crossentropy", "Crossentropy"
+                ),
+                "config": {"from_logits": bool(from_logits)} if from_logits is not None else {},
+                "registered_name": None,
+            }
+        return new_name
+
+    if isinstance(loss, dict) and "class_name" not in loss:
+        return {k: one(v) if k == output else v for k, v in loss.items()}
+    if isinstance(loss, list):
+        return [one(v) if name == output else v for v, name in zip(loss, outputs, strict=False)]
+    return one(loss)
+
+
+def loss_name(value: Any) -> str | None:
+    if isinstance(value, str):
+        return canonical_loss_name(value)
+    if isinstance(value, dict) and isinstance(value.get("class_name"), str):
+        return canonical_loss_name(value["class_name"])
+    return None
+
+
+def dumps(model: dict[str, Any]) -> str:
+    return json.dumps(model)

@@ -1,0 +1,164 @@
+"""Asking Keras whether a model patch is safe: the one model module that imports Keras.
+
+A candidate input shape passes only if Keras builds the whole model for it (from the saved
+config, safe mode) and every layer's weights keep the shapes they were saved with, so the
+saved weights still load. Nothing here runs a model that holds code: callers refuse KF003
+models unless the user passed --trust-model.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kerasfix.findings import Shape
+from kerasfix.model.contract import format_shape
+from kerasfix.model.patch import architecture, read_saved_config, switched_loss, with_input_shape
+
+
+@dataclass(frozen=True)
+class Verdict:
+    patchable: bool
+    batch_shape: Shape
+    reason: str
+    layer: str | None = None
+
+
+def keras_module() -> Any:
+    # TF 2.21's absl/oneDNN lines are silenced only by all three (shared/research/security.md).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("GLOG_minloglevel", "3")
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    import keras
+
+    return keras
+
+
+def _build(config: dict[str, Any]) -> Any:
+    keras = keras_module()
+    if "module" not in config and config.get("class_name") in ("Functional", "Model"):
+        # Legacy .h5 configs name no module; Keras 3 finds its own Functional by module.
+        config = {**config, "class_name": "Functional", "module": "keras.src.models.functional"}
+        config["registered_name"] = "Functional"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # model_from_json deserializes in Keras's safe mode.
+        return keras.models.model_from_json(json.dumps(config))
+
+
+def _weights(model: Any) -> dict[str, tuple[str, list[tuple[int, ...]]]]:
+    shapes: dict[str, tuple[str, list[tuple[int, ...]]]] = {}
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop()
+        shapes[layer.name] = (type(layer).__name__, [tuple(w.shape) for w in layer.weights])
+        stack.extend(getattr(layer, "layers", []))
+    return shapes
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    line = lines[0] if lines else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+@functools.lru_cache(maxsize=64)
+def input_patch(model_path: str, input_name: str, candidates: tuple[Shape, ...]) -> Verdict:
+    """The first candidate batch_shape that Keras builds with every weight unchanged."""
+    saved = read_saved_config(model_path)
+    model = architecture(saved)
+    original = _weights(_build(model))
+    verdict = Verdict(False, candidates[-1], "no candidate shape was tried")
+    for candidate in candidates:
+        try:
+            patched = _weights(_build(with_input_shape(model, input_name, candidate)))
+        except Exception as exc:  # Keras says why a shape cannot be built, in many types
+            verdict = Verdict(False, candidate, f"Keras cannot build it: {_first_line(exc)}")
+            continue
+        changed = [
+            (name, kind, old, patched[name][1])
+            for name, (kind, old) in sorted(original.items())
+            if name in patched and patched[name][1] != old
+        ]
+        if not changed:
+            return Verdict(True, candidate, "no weight depends on it")
+        name, kind, old, new = changed[0]
+        verdict = Verdict(
+            False,
+            candidate,
+            f"the weights of {kind} '{name}' depend on it: {old[0]} as saved, {new[0]} for "
+            f"{format_shape(candidate)}",
+            layer=name,
+        )
+    return verdict
+
+
+def write_patched_model(
+    model_path: str,
+    destination: str,
+    input_shapes: dict[str, Shape],
+    losses: dict[str, str],
+    trust_model: bool,
+) -> dict[str, Any]:
+    """Write `destination` (.keras): the saved architecture with the patches, the original
+    weights, compiled with the (patched) loss; then load it fresh and check that it gives the
+    original's outputs on inputs both accept."""
+    keras = keras_module()
+    saved = read_saved_config(model_path)
+    model_config = architecture(saved)
+    for name, shape in input_shapes.items():
+        model_config = with_input_shape(model_config, name, shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = keras.saving.load_model(model_path, compile=True, safe_mode=not trust_model)
+        patched = _build(model_config)
+        patched.set_weights(original.get_weights())
+    loss = saved.loss
+    outputs = [str(n) for n in getattr(original, "output_names", [])] or [
+        t.name for t in original.outputs
+    ]
+    for output, new_name in losses.items():
+        loss = switched_loss(loss, output, outputs, new_name)
+    if loss is not None:
+
+        def resolve(value: Any) -> Any:
+            return keras.losses.get(value)
+
+        compiled = (
+            {k: resolve(v) for k, v in loss.items()}
+            if isinstance(loss, dict) and "class_name" not in loss
+            else resolve(loss)
+        )
+        optimizer = getattr(original, "optimizer", None)
+        fresh = type(optimizer).from_config(optimizer.get_config()) if optimizer else "adam"
+        patched.compile(optimizer=fresh, loss=compiled)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        patched.save(destination)
+        reloaded = keras.saving.load_model(destination, compile=True)
+    probe = [
+        np.zeros((2, *(d if d is not None else 4 for d in inp.shape[1:])), dtype=inp.dtype)
+        for inp in original.inputs
+    ]
+    before = original.predict(probe if len(probe) > 1 else probe[0], verbose=0)
+    after = reloaded.predict(probe if len(probe) > 1 else probe[0], verbose=0)
+    same = (
+        all(
+            np.allclose(a, b, atol=1e-6)
+            for a, b in zip(np.atleast_1d(before), np.atleast_1d(after), strict=False)
+        )
+        if not isinstance(before, list)
+        else all(np.allclose(a, b, atol=1e-6) for a, b in zip(before, after, strict=False))
+    )
+    return {
+        "inputs": {n: list(s) for n, s in input_shapes.items()},
+        "losses": losses,
+        "same_outputs": bool(same),
+    }

@@ -1,0 +1,176 @@
+"""Repairing the model: patched inputs, batch sizes and losses, decided by Keras, weights kept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import FIXTURES, run_cli
+
+pytestmark = pytest.mark.tensorflow
+
+
+def _keras() -> Any:
+    from kerasfix.model.trace import keras_module
+
+    return keras_module()
+
+
+def _load(path: Path) -> Any:
+    keras = _keras()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return keras.models.load_model(path)
+
+
+def _case(tmp_path: Path, name: str) -> Path:
+    folder = tmp_path / "in"
+    shutil.copytree(FIXTURES / "patch" / name, folder)
+    return folder
+
+
+def test_length_patch_keeps_outputs_trains_and_truncates_nothing(tmp_path: Path) -> None:
+    folder = _case(tmp_path, "length")
+    out = tmp_path / "out"
+    outcome = run_cli(
+        [
+            "repair",
+            "model.keras",
+            "train.npz",
+            "--out",
+            str(out),
+            "--verify-fit",
+            "--format",
+            "json",
+        ],
+        0,
+        cwd=folder,
+    )
+    manifest = json.loads(outcome.stdout)
+    assert manifest["files"] == []  # no data written: nothing truncated
+    (action,) = manifest["model_patch"]["actions"]
+    assert action["code"] == "KF105" and action["params"]["batch_shape"] == [None, None]
+    assert manifest["verify_fit"]["status"] == "pass"
+    original, patched = _load(folder / "model.keras"), _load(out / "model.keras")
+    assert tuple(patched.inputs[0].shape) == (None, None)
+    x20 = np.random.default_rng(0).integers(0, 10, (4, 20)).astype("int32")
+    np.testing.assert_allclose(
+        original.predict(x20, verbose=0), patched.predict(x20, verbose=0), atol=1e-6
+    )
+    with np.load(folder / "train.npz") as z:
+        assert patched.predict(z["x"], verbose=0).shape == (8, 1)
+    report = json.loads(
+        run_cli(
+            ["diagnose", str(out / "model.keras"), "train.npz", "--format", "json"], 0, cwd=folder
+        ).stdout
+    )
+    assert report["summary"]["errors"] == 0
+
+
+def test_flatten_size_cannot_be_patched_and_names_the_dense_layer(tmp_path: Path) -> None:
+    folder = _case(tmp_path, "size-flatten")
+    report = json.loads(
+        run_cli(["diagnose", "model.h5", "train.npz", "--format", "json"], 1, cwd=folder).stdout
+    )
+    (finding,) = [f for r in report["results"] for f in r["findings"]]
+    patch = finding["details"]["model_patch"]
+    assert finding["code"] == "KF106" and not patch["patchable"]
+    assert patch["layer"] == "dense" and "Dense 'dense'" in patch["reason"]
+    assert "cannot be patched" in finding["fix"]
+    outcome = run_cli(
+        ["repair", "model.h5", "train.npz", "--out", str(tmp_path / "out"), "--prefer", "model"],
+        1,
+        cwd=folder,
+    )
+    assert (
+        "KF106 size-mismatch" in outcome.stdout and not (tmp_path / "out" / "model.keras").exists()
+    )
+
+
+def test_global_pooling_size_gets_a_patched_input(tmp_path: Path) -> None:
+    folder = _case(tmp_path, "size-gap")
+    out = tmp_path / "out"
+    run_cli(
+        ["repair", "model.keras", "train.npz", "--out", str(out), "--verify-fit"], 0, cwd=folder
+    )
+    original, patched = _load(folder / "model.keras"), _load(out / "model.keras")
+    assert tuple(patched.inputs[0].shape) == (None, None, None, 1)
+    x8 = np.random.default_rng(1).random((3, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_allclose(
+        original.predict(x8, verbose=0), patched.predict(x8, verbose=0), atol=1e-6
+    )
+    with np.load(folder / "train.npz") as z:
+        assert patched.predict(z["x"], verbose=0).shape == (12, 3)
+
+
+def test_prefer_model_switches_to_the_sparse_loss_with_the_same_weights(tmp_path: Path) -> None:
+    folder = _case(tmp_path, "loss")
+    out = tmp_path / "out"
+    run_cli(
+        ["repair", "model.keras", "train.npz", "--out", str(out), "--prefer", "model"],
+        0,
+        cwd=folder,
+    )
+    original, patched = _load(folder / "model.keras"), _load(out / "model.keras")
+    assert "sparse_categorical_crossentropy" in str(patched.loss)
+    for a, b in zip(original.get_weights(), patched.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not (out / "train.npz").exists()
+    with np.load(folder / "train.npz") as z:
+        patched.fit(z["x"], z["y"], epochs=1, verbose=0)
+
+
+def test_prefer_data_keeps_the_model_and_encodes_the_labels(tmp_path: Path) -> None:
+    folder = _case(tmp_path, "loss")
+    out = tmp_path / "out"
+    run_cli(
+        ["repair", "model.keras", "train.npz", "--out", str(out), "--prefer", "data"], 0, cwd=folder
+    )
+    assert not (out / "model.keras").exists()
+    with np.load(out / "train.npz") as z:
+        assert z["y"].shape == (12, 3)
+
+
+def test_fixed_batch_size_patched_to_none(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    shutil.copytree(FIXTURES / "KF304" / "positive", folder)
+    run_cli(["repair", "model.keras", "train.npz", "--out", str(tmp_path / "out")], 0, cwd=folder)
+    patched = _load(tmp_path / "out" / "model.keras")
+    assert patched.inputs[0].shape[0] is None
+
+
+def test_a_lambda_model_never_runs_without_trust_model(tmp_path: Path) -> None:
+    keras = _keras()
+    marker = tmp_path / "lambda-ran"
+    code = f"lambda t: (open({str(marker)!r}, 'w').close(), t)[1]"
+    inp = keras.Input(shape=(20,), dtype="int32")
+    hidden = keras.layers.Embedding(10, 2)(inp)
+    hidden = keras.layers.Lambda(eval(code))(hidden)
+    model = keras.Model(inp, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(hidden)))
+    model.compile(loss="mse")
+    model.save(tmp_path / "lambda.keras")
+    marker.unlink()  # building the model above ran it once
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 35), dtype=np.int32), y=np.zeros((4, 1)))
+    run_cli(["diagnose", str(tmp_path / "lambda.keras"), str(tmp_path / "d.npz")], None)
+    refused = run_cli(
+        [
+            "repair",
+            str(tmp_path / "lambda.keras"),
+            str(tmp_path / "d.npz"),
+            "--out",
+            str(tmp_path / "o"),
+            "--prefer",
+            "model",
+            "--verify-fit",
+        ],
+        2,
+    )
+    assert "--trust-model" in refused.stderr
+    assert not marker.exists(), "kerasfix ran the Lambda's code without --trust-model"
+    assert not (tmp_path / "o").exists()
