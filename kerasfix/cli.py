@@ -282,7 +282,7 @@ def repair(
             left = [f for _, _, f in plan.unfixable] + [
                 diagnosis_finding
                 for diagnosis_finding in diagnosis.report.all_findings()
-                if any(a.code == diagnosis_finding.code for f in plan.files for a in f.skipped)
+                if diagnosis_finding.code in _skipped_codes(plan)
             ]
             return _exit_for(left, diagnosis.report, options.fail_on, model_only=True)
         outcome = api.apply_repair(model, diagnosis, plan, options, repair_options)
@@ -297,7 +297,7 @@ def repair(
         left += [
             finding
             for finding in diagnosis.report.all_findings()
-            if any(a.code == finding.code for f in plan.files for a in f.skipped)
+            if finding.code in _skipped_codes(plan)
         ]
         return _exit_for(left, diagnosis.report, options.fail_on, model_only=True)
 
@@ -316,6 +316,12 @@ def repair(
             signal.signal(signal.SIGTERM, previous)
 
     _handle(run, show_traceback)
+
+
+def _skipped_codes(plan: Any) -> set[str]:
+    """Codes whose fix was planned but not applied (unsafe, without --unsafe-fixes)."""
+    codes = {a.code for f in plan.files for a in f.skipped}
+    return codes | {a.code for _, _, a in plan.model_skipped}
 
 
 _FAIL_ON = {FailOn.error: Severity.ERROR, FailOn.warning: Severity.WARNING, FailOn.never: None}

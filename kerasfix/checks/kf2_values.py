@@ -438,6 +438,7 @@ def check_input_values(ctx: ValueContext) -> Iterator[Finding]:
                 count=above.count,
                 first=list(above.first or ()),
                 layer=emb.layer,
+                max_id=int(stats.max),
             )
         if stats.negative.count:
             neg = stats.negative

@@ -83,6 +83,31 @@ def with_input_shape(model: dict[str, Any], input_name: str, batch_shape: Shape)
     return patched
 
 
+def with_input_dim(model: dict[str, Any], layer_name: str, input_dim: int) -> dict[str, Any]:
+    """A copy of the config whose Embedding `layer_name` takes ids in [0, input_dim)."""
+    patched = copy.deepcopy(model)
+    stack: list[Any] = [patched]
+    found = False
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            config = node.get("config")
+            if (
+                node.get("class_name") == "Embedding"
+                and isinstance(config, dict)
+                and (config.get("name") == layer_name or node.get("name") == layer_name)
+            ):
+                config["input_dim"] = int(input_dim)
+                node.pop("build_config", None)
+                found = True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    if not found:
+        raise ConfigError(f"no Embedding named {layer_name!r} in the config")
+    return patched
+
+
 def _strip_build_shapes(node: Any) -> None:
     if isinstance(node, dict):
         node.pop("build_config", None)

@@ -19,7 +19,13 @@ import numpy as np
 
 from kerasfix.findings import Shape
 from kerasfix.model.contract import format_shape
-from kerasfix.model.patch import architecture, read_saved_config, switched_loss, with_input_shape
+from kerasfix.model.patch import (
+    architecture,
+    read_saved_config,
+    switched_loss,
+    with_input_dim,
+    with_input_shape,
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,35 @@ def _first_line(exc: BaseException, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+def _copy_weights(original: Any, patched: Any, grown: set[str]) -> None:
+    """Every layer's weights as saved; a grown Embedding keeps its old rows, and its new rows
+    are the ones its own initializer just drew."""
+    if not grown:
+        patched.set_weights(original.get_weights())
+        return
+    old_layers = {layer.name: layer for layer in _layers(original)}
+    for layer in _layers(patched):
+        source = old_layers.get(layer.name)
+        if source is None or not source.weights:
+            continue
+        if layer.name in grown:
+            (table,) = [np.array(w) for w in layer.get_weights()]
+            (old,) = source.get_weights()
+            table[: old.shape[0]] = old
+            layer.set_weights([table])
+        elif not getattr(layer, "layers", None):
+            layer.set_weights(source.get_weights())
+
+
+def _layers(model: Any) -> list[Any]:
+    found, stack = [], list(model.layers)
+    while stack:
+        layer = stack.pop()
+        found.append(layer)
+        stack.extend(getattr(layer, "layers", []))
+    return found
+
+
 @functools.lru_cache(maxsize=64)
 def input_patch(model_path: str, input_name: str, candidates: tuple[Shape, ...]) -> Verdict:
     """The first candidate batch_shape that Keras builds with every weight unchanged."""
@@ -106,6 +141,7 @@ def write_patched_model(
     input_shapes: dict[str, Shape],
     losses: dict[str, str],
     trust_model: bool,
+    embeddings: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Write `destination` (.keras): the saved architecture with the patches, the original
     weights, compiled with the (patched) loss; then load it fresh and check that it gives the
@@ -115,11 +151,13 @@ def write_patched_model(
     model_config = architecture(saved)
     for name, shape in input_shapes.items():
         model_config = with_input_shape(model_config, name, shape)
+    for layer_name, input_dim in (embeddings or {}).items():
+        model_config = with_input_dim(model_config, layer_name, input_dim)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         original = keras.saving.load_model(model_path, compile=True, safe_mode=not trust_model)
         patched = _build(model_config)
-        patched.set_weights(original.get_weights())
+        _copy_weights(original, patched, set(embeddings or {}))
     loss = saved.loss
     outputs = [str(n) for n in getattr(original, "output_names", [])] or [
         t.name for t in original.outputs
@@ -160,5 +198,6 @@ def write_patched_model(
     return {
         "inputs": {n: list(s) for n, s in input_shapes.items()},
         "losses": losses,
+        "embeddings": dict(embeddings or {}),
         "same_outputs": bool(same),
     }

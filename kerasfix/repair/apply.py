@@ -226,9 +226,16 @@ def _write_model(plan: RepairPlan, model_path: str, options: DiagnoseOptions) ->
         if a.action == "patch_input"
     }
     losses = {a.params["output"]: a.params["loss"] for a in actions if a.action == "patch_loss"}
+    grown: dict[str, int] = {}
+    for action in actions:
+        if action.action == "grow_embedding":
+            layer = action.params["layer"]
+            grown[layer] = max(grown.get(layer, 0), int(action.params["input_dim"]))
     final = os.path.join(plan.out_dir, plan.model_output)
     with atomic_path(final, suffix=".keras") as tmp:
-        check = trace.write_patched_model(model_path, tmp, inputs, losses, options.trust_model)
+        check = trace.write_patched_model(
+            model_path, tmp, inputs, losses, options.trust_model, embeddings=grown
+        )
         sha_out = sha256_file(tmp)
     return {
         "input": model_path,

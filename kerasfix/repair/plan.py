@@ -345,6 +345,14 @@ def model_patches(
                 else "sparse_categorical_crossentropy"
             )
             return [patch("patch_loss", output=target.name, loss=new)]
+    if finding.code == "KF201" and "layer" in finding.details and "max_id" in finding.details:
+        grow = patch(
+            "grow_embedding",
+            layer=finding.details["layer"],
+            input_dim=int(finding.details["max_id"]) + 1,
+        )
+        # New rows are untrained: the ids they serve start from noise.
+        return [RepairAction(**{**asdict(grow), "applicability": Applicability.UNSAFE.value})]
     if finding.code == "KF602" and finding.expected == "binary_crossentropy":
         single = [out for out in contract.outputs if out.units == 1 and out.activation == "sigmoid"]
         if len(single) == 1:

@@ -48,12 +48,13 @@ def render_plan_text(plan: RepairPlan, dry_run: bool) -> str:
             )
     if not any(f.actions for f in plan.files) and not plan.model_actions:
         lines.append("  nothing to repair")
-    skipped = [(f, a) for f in plan.files for a in f.skipped]
+    skipped = [(f.path, a) for f in plan.files for a in f.skipped]
+    skipped += [(path, a) for path, _, a in plan.model_skipped]
     if skipped:
         lines.append("skipped (unsafe: they lose or invent data; pass --unsafe-fixes):")
-        for file, action in skipped:
+        for path, action in skipped:
             lines.append(
-                f"  {_where(file.path, action.key)} {action.code} {_params(action)}{_lost(action)}"
+                f"  {_where(path, action.key)} {action.code} {_params(action)}{_lost(action)}"
             )
     if plan.unfixable:
         lines.append("not repaired (no automatic fix; see `kerasfix diagnose`):")

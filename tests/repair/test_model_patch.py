@@ -174,3 +174,26 @@ def test_a_lambda_model_never_runs_without_trust_model(tmp_path: Path) -> None:
     assert "--trust-model" in refused.stderr
     assert not marker.exists(), "kerasfix ran the Lambda's code without --trust-model"
     assert not (tmp_path / "o").exists()
+
+
+def test_grown_embedding_keeps_old_rows_and_is_unsafe(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    shutil.copytree(FIXTURES / "KF201" / "positive", folder)
+    out = tmp_path / "out"
+    skipped = run_cli(["repair", "model.keras", "x.npy", "--out", str(out)], 1, cwd=folder)
+    assert "KF201 grow_embedding(input_dim=11" in skipped.stdout
+    assert not (out / "model.keras").exists()
+    run_cli(
+        ["repair", "model.keras", "x.npy", "--out", str(out), "--unsafe-fixes", "--verify-fit"],
+        0,
+        cwd=folder,
+    )
+    original, patched = _load(folder / "model.keras"), _load(out / "model.keras")
+    old = original.get_layer("embedding").get_weights()[0]
+    new = patched.get_layer("embedding").get_weights()[0]
+    assert old.shape == (10, 32) and new.shape == (11, 32)
+    np.testing.assert_array_equal(new[:10], old)
+    x = np.array([[1, 2, 3, 0]], dtype=np.int32)
+    np.testing.assert_allclose(
+        original.predict(x, verbose=0), patched.predict(x, verbose=0), atol=1e-6
+    )
