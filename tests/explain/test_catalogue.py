@@ -137,6 +137,12 @@ BOTH_GENERATIONS = {
         "InvalidArgumentError:  indices[1038,1] = 509 is not in [0, 500)\n\t [[node "
         "sequential/embedding/embedding_lookup]]",
     ],
+    "KF202": [
+        "Graph execution error: indices[0,3] = -1 is not in [0, 10)\n [[{{node "
+        "functional/embedding/GatherV2}}]]",
+        "InvalidArgumentError:  indices[2,0] = -1 is not in [0, 5000)\n\t [[node "
+        "sequential/embedding/embedding_lookup]]",
+    ],
     "KF211": [
         "Received a label value of 12 which is outside the valid range of [0, 10).  Label "
         "values: 12 3",
