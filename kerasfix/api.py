@@ -16,7 +16,7 @@ from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
 from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
 from kerasfix.loaders import ArrayRef, DataFile, discover, read_data_file
-from kerasfix.loaders.keys import Group, is_label_stem, label_sibling, map_arrays
+from kerasfix.loaders.keys import Group, KeyOptions, is_label_stem, label_sibling, map_arrays
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
 from kerasfix.model.contract import format_shape
 from kerasfix.options import DiagnoseOptions
@@ -98,7 +98,7 @@ def run_diagnosis(model_path: str, data_paths: list[str], options: DiagnoseOptio
     for path in paths:
         if os.path.realpath(path) in consumed:
             continue
-        file = read_data_file(path, options.allow_pickle)
+        file = read_data_file(path, options.allow_pickle, _table_label(options))
         files += 1
         if file.error is not None:
             unreadable_reasons.append((path, file.error))
@@ -162,6 +162,11 @@ def _merge(results: list[FileResult]) -> list[FileResult]:
     return list(merged.values())
 
 
+def _table_label(options: DiagnoseOptions) -> str | None:
+    """`--y COLUMN` for tables: the one unnamed --y key."""
+    return next((key for name, key in options.keys.y if name is None), None)
+
+
 def _read_label_file(options: DiagnoseOptions) -> DataFile | None:
     if options.y_file is None:
         return None
@@ -178,7 +183,9 @@ def _check_file(
     labels: DataFile | None,
     groups: list[Group],
 ) -> list[FileResult]:
-    group = map_arrays(file, contract, options.keys)
+    # A table's arrays are x and y by construction; --y named its label column.
+    key_options = KeyOptions(x=options.keys.x) if file.format == "csv" else options.keys
+    group = map_arrays(file, contract, key_options)
     if labels is not None and labels.error is None and not group.y:
         label_group = map_arrays(labels, contract, options.keys)
         group.y = label_group.y or _single_label(labels, contract)

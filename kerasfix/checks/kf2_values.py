@@ -402,8 +402,9 @@ def _non_numeric(ctx: ValueContext, role: str) -> Iterator[Finding]:
     ref = ctx.array
     if ref.kind not in NON_NUMERIC_KINDS:
         return
+    where = f" (first at {ref.note})" if ref.note else ""
     yield NonNumeric.finding(
-        what=f"{role} has dtype {ref.dtype}; the model takes numbers",
+        what=f"{role} has dtype {ref.dtype}{where}; the model takes numbers",
         why="Keras cannot turn strings or Python objects into a tensor for this layer",
         fix="encode the values as numbers first (StringLookup, or a label encoder) "
         "[no automatic fix]",

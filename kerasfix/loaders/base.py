@@ -19,6 +19,10 @@ class ArrayRef:
     # Variable-length sequences (token lists): shape is (sequences,), dtype/kind are the
     # elements'; read with loaders.ragged.iter_sequences.
     ragged: bool = False
+    # What a reader found worth naming (a CSV's first cell that is not a number).
+    note: str | None = None
+    # A table's label column as the user named it (--y), to read the same columns again.
+    label_column: str | None = None
 
     @property
     def ndim(self) -> int:

@@ -27,7 +27,11 @@ def _rows_per_chunk(shape: tuple[int, ...], itemsize: int) -> int:
 
 def iter_chunks(ref: ArrayRef) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
     """(first row, rows) pairs covering the array in order; a 0-d array is one chunk."""
-    if ref.path.lower().endswith((".jsonl", ".json")):
+    if ref.path.lower().endswith((".csv", ".tsv")):
+        from kerasfix.loaders.csv_file import iter_csv_chunks
+
+        yield from iter_csv_chunks(ref)
+    elif ref.path.lower().endswith((".jsonl", ".json")):
         from kerasfix.loaders.ragged import iter_json_values
 
         yield from iter_json_values(ref)

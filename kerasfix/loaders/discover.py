@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 from kerasfix import safeio
 from kerasfix.errors import DataReadError
-from kerasfix.loaders import h5, npy, npz, ragged
+from kerasfix.loaders import csv_file, h5, npy, npz, ragged
 from kerasfix.loaders.base import ArrayRef, DataFile
 
 Reader = Callable[[str, bool], list[ArrayRef]]
@@ -26,9 +26,11 @@ FORMATS: dict[str, tuple[str, Reader]] = {
     ".hdf5": ("h5", h5.read_h5),
     ".jsonl": ("jsonl", ragged.read_json_sequences),
     ".json": ("json", ragged.read_json_sequences),
+    ".csv": ("csv", csv_file.read_csv),
+    ".tsv": ("csv", csv_file.read_csv),
 }
 # Formats RULES.md names that later versions read; until then they are reported, not skipped.
-PLANNED_FORMATS = (".csv", ".tsv")
+PLANNED_FORMATS: tuple[str, ...] = ()
 # Read when named, not picked up from folders: a dataset folder's .json is usually metadata.
 NAMED_ONLY = (".json",)
 
@@ -61,8 +63,9 @@ def discover(paths: list[str]) -> Iterator[str]:
             yield given
 
 
-def read_data_file(path: str, allow_pickle: bool = False) -> DataFile:
-    """The arrays a file holds, or the reason it cannot be read; never raises for bad data."""
+def read_data_file(path: str, allow_pickle: bool = False, label: str | None = None) -> DataFile:
+    """The arrays a file holds, or the reason it cannot be read; never raises for bad data.
+    `label`: a table's label column (--y), by name or index."""
     ext = os.path.splitext(path)[1].lower()
     fmt, reader = FORMATS.get(ext, (ext.lstrip(".") or "unknown", None))
     result = DataFile(path=path, format=fmt)
@@ -77,7 +80,12 @@ def read_data_file(path: str, allow_pickle: bool = False) -> DataFile:
                 + ", ".join(sorted(FORMATS))
             )
         _confirm_magic(path, fmt)
-        for ref in reader(path, allow_pickle):
+        refs = (
+            csv_file.read_csv(path, allow_pickle, label)
+            if fmt == "csv"
+            else reader(path, allow_pickle)
+        )
+        for ref in refs:
             result.arrays[ref.key or ""] = ref
     except DataReadError as exc:
         result.error = exc.reason

@@ -104,6 +104,13 @@ class RepairPlan:
         }
 
 
+WRITABLE_FORMATS = frozenset({"npy", "npz", "h5", "jsonl", "json"})
+
+
+def _format(diagnosis: Diagnosis, path: str) -> str:
+    return diagnosis.files[path].format if path in diagnosis.files else "npy"
+
+
 ROW_ACTIONS = frozenset({"drop_nonfinite_rows", "drop_remainder", "truncate_rows"})
 
 Planner = Callable[[Finding, ArrayRef, ModelContract, DiagnoseOptions], list[RepairAction]]
@@ -476,6 +483,8 @@ def plan_repair(
                         entry = (ref.path, ref.key, patch)
                         (plan.model_actions if allowed else plan.model_skipped).append(entry)
                     continue
+                if actions and _format(diagnosis, ref.path) not in WRITABLE_FORMATS:
+                    actions = []  # no writer for this format (tables): the fix stays advice
                 if not actions:
                     plan.unfixable.append((ref.path, ref.key, finding))
                     continue
