@@ -15,7 +15,7 @@ from kerasfix.checks.catalog import known_token
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
 from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
-from kerasfix.loaders import ArrayRef, DataFile, discover, read_data_file
+from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
 from kerasfix.loaders.keys import Group, KeyOptions, is_label_stem, label_sibling, map_arrays
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
 from kerasfix.model.contract import format_shape
@@ -125,7 +125,11 @@ def run_diagnosis(model_path: str, data_paths: list[str], options: DiagnoseOptio
 
     if data_paths and not files:
         raise NoDataReadError(
-            "no DATA found: " + ", ".join(data_paths) + " holds no .npy, .npz, .h5 or .hdf5 file"
+            "no DATA found: "
+            + ", ".join(data_paths)
+            + " holds no data file ("
+            + ", ".join(sorted(FORMATS))
+            + ")"
         )
     if data_paths and files and not readable:
         raise NoDataReadError(

@@ -50,7 +50,7 @@ def test_labels_without_inputs_is_kf002(tmp_path: Path) -> None:
 
 
 def test_folder_without_data_files_exits_2(tmp_path: Path) -> None:
-    (tmp_path / "notes.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "notes.txt").write_text("a,b\n1,2\n")
     outcome = run_cli(["diagnose", str(LSTM), str(tmp_path)], 2)
     assert "no DATA found" in outcome.stderr
 
