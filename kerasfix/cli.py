@@ -388,8 +388,11 @@ def explain(
                 return EXIT_OK
             raise UsageError(f"{code} is not a kerasfix rule (see `kerasfix rules`)")
         if log is not None:
-            with open(log, "rb") as fh:
-                text = fh.read(MAX_LOG_BYTES).decode("utf-8", "replace")
+            try:
+                with open(log, "rb") as fh:
+                    text = fh.read(MAX_LOG_BYTES).decode("utf-8", "replace")
+            except OSError as exc:
+                raise UsageError(f"--log {log}: {exc.strerror or exc}") from None
         elif target == "-":
             text = sys.stdin.read(MAX_LOG_BYTES)
         elif target is not None:

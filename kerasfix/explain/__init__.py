@@ -134,7 +134,14 @@ def _classify(pattern: Pattern, values: dict[str, Any]) -> list[tuple[str, str, 
     c = pattern.confidence
     if kind == "input":
         code, cause = _classify_input(values, pattern.sample_shapes)
-        return [(code, cause, c)] if code else []
+        if not code:
+            return []
+        results = [(code, cause, c)]
+        expected = values.get("expected", [])
+        if code == "KF107" and len(expected) - (0 if expected[:1] == [None] else -1) == 2:
+            # One axis per sample: features, or the token length of an Embedding input.
+            results.append(("KF105", "or, for token ids, a sequence length", c * 0.6))
+        return results
     if kind == "rank":
         want = values.get("expected_ndim")
         found = values.get("found")
@@ -209,6 +216,11 @@ def _classify(pattern: Pattern, values: dict[str, Any]) -> list[tuple[str, str, 
         return [("KF222", f"the data has dtype {dtype}: text where numbers are needed", c)]
     assert pattern.code is not None
     found = [(pattern.code, RULES[pattern.code].trigger if pattern.code in RULES else "", c)]
+    if pattern.id == "input-spec-axis":
+        # Keras 3 checks few inputs at the model's door: a length or an image size that changed
+        # upstream of a Flatten shows up here, at the Dense after it.
+        found.append(("KF105", "or a sequence length changed before a Flatten", c * 0.7))
+        found.append(("KF106", "or an image size changed before a Flatten", c * 0.65))
     sizes = [*values.get("x_sizes", []), *values.get("y_sizes", [])]
     if pattern.code == "KF301" and 1 in sizes:
         # A side of one "sample": often one sample given without its batch axis.
@@ -227,8 +239,13 @@ def explain_text(text: str) -> list[Match]:
     """Every rule the text points to, most confident first (ties: earliest in the text)."""
     found: dict[str, Match] = {}
     for pattern in CATALOGUE:
+        if pattern.context is not None and not re.search(pattern.context, text):
+            continue
         for match in re.finditer(pattern.regex, text, re.S):
-            values = _values(match)
+            try:
+                values = _values(match)
+            except ValueError:  # a group that only looked like a number or a shape
+                continue
             for code, cause, confidence in _classify(pattern, values):
                 name = RULES[code].name if code in RULES else ALL_CODES.get(code, "")
                 candidate = Match(

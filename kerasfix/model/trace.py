@@ -105,17 +105,50 @@ def _layers(model: Any) -> list[Any]:
 
 
 @functools.lru_cache(maxsize=64)
+def _probe(shape: Shape, dtype: str, seed: int = 0) -> Any:
+    """Two random samples of `shape` (None axes: 4 steps), ids for integer inputs."""
+    rng = np.random.default_rng(seed)
+    concrete = (2, *(d if d is not None else 4 for d in shape[1:]))
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        return rng.integers(0, 2, size=concrete).astype(dtype)
+    return rng.random(concrete).astype(dtype if dtype.startswith("float") else "float32")
+
+
+def _runs_on(model: Any, input_name: str, data_shape: Shape) -> str | None:
+    """Why the model fails on a batch of the data's shape, or None when it runs. Building is
+    not enough: a Reshape, or a nested model with its own fixed Input, fails only when run."""
+    inputs = []
+    for tensor in model.inputs:
+        name = tensor.name.split(":")[0]
+        shape = data_shape if name == input_name or len(model.inputs) == 1 else tuple(tensor.shape)
+        inputs.append(_probe(shape, str(tensor.dtype)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
+    except Exception as exc:  # Keras raises many types; its message names the layer
+        return _first_line(exc)
+    return None
+
+
 def input_patch(model_path: str, input_name: str, candidates: tuple[Shape, ...]) -> Verdict:
-    """The first candidate batch_shape that Keras builds with every weight unchanged."""
+    """The first candidate batch_shape that Keras builds with every weight unchanged and that
+    runs on a batch of the data's shape (the last candidate is the data's own shape)."""
     saved = read_saved_config(model_path)
     model = architecture(saved)
     original = _weights(_build(model))
+    data_shape = candidates[-1]
     verdict = Verdict(False, candidates[-1], "no candidate shape was tried")
     for candidate in candidates:
         try:
-            patched = _weights(_build(with_input_shape(model, input_name, candidate)))
+            built = _build(with_input_shape(model, input_name, candidate))
+            patched = _weights(built)
         except Exception as exc:  # Keras says why a shape cannot be built, in many types
             verdict = Verdict(False, candidate, f"Keras cannot build it: {_first_line(exc)}")
+            continue
+        failure = _runs_on(built, input_name, data_shape)
+        if failure is not None:
+            verdict = Verdict(False, candidate, f"Keras builds it but cannot run it: {failure}")
             continue
         changed = [
             (name, kind, old, patched[name][1])
@@ -164,7 +197,10 @@ def write_patched_model(
     ]
     for output, new_name in losses.items():
         loss = switched_loss(loss, output, outputs, new_name)
-    if loss is not None:
+    if loss is not None and isinstance(saved.model.get("compile_config"), dict):
+        # Everything as saved (loss_weights, metrics, ...) but the loss.
+        patched.compile_from_config({**saved.model["compile_config"], "loss": loss})
+    elif loss is not None:
 
         def resolve(value: Any) -> Any:
             return keras.losses.get(value)
@@ -181,19 +217,12 @@ def write_patched_model(
         warnings.simplefilter("ignore")
         patched.save(destination)
         reloaded = keras.saving.load_model(destination, compile=True)
-    probe = [
-        np.zeros((2, *(d if d is not None else 4 for d in inp.shape[1:])), dtype=inp.dtype)
-        for inp in original.inputs
-    ]
-    before = original.predict(probe if len(probe) > 1 else probe[0], verbose=0)
-    after = reloaded.predict(probe if len(probe) > 1 else probe[0], verbose=0)
-    same = (
-        all(
-            np.allclose(a, b, atol=1e-6)
-            for a, b in zip(np.atleast_1d(before), np.atleast_1d(after), strict=False)
-        )
-        if not isinstance(before, list)
-        else all(np.allclose(a, b, atol=1e-6) for a, b in zip(before, after, strict=False))
+    probe = [_probe(tuple(t.shape), str(t.dtype), seed=i) for i, t in enumerate(original.inputs)]
+    feed = probe if len(probe) > 1 else probe[0]
+    before = keras.tree.flatten(original.predict(feed, verbose=0))
+    after = keras.tree.flatten(reloaded.predict(feed, verbose=0))
+    same = len(before) == len(after) and all(
+        np.allclose(a, b, atol=1e-5) for a, b in zip(before, after, strict=True)
     )
     return {
         "inputs": {n: list(s) for n, s in input_shapes.items()},

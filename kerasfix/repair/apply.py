@@ -205,6 +205,9 @@ def apply_plan(
     outcome = RepairOutcome(plan, manifest)
     checked_model = os.path.join(plan.out_dir, plan.model_output) if model_entry else model_path
     outcome.verification, outcome.failed_claims = verify(plan, checked_model, options)
+    if model_entry is not None and not model_entry["check"]["same_outputs"]:
+        # The weights did not carry over: the patched model is not the user's model.
+        outcome.failed_claims.append({"path": plan.model_output, "key": None, "code": "outputs"})
     manifest["verification"] = {
         "status": "fail" if outcome.failed_claims else "pass",
         "model": checked_model,

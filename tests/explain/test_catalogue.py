@@ -24,7 +24,6 @@ EXAMPLE_CODES = {
     "keras2-checking-input-shape": "KF107",
     "keras2-checking-input-ndim": "KF101",
     "tf1-cannot-feed": "KF108",
-    "tf-shape-rank": "KF100",
     "tf-rank-at-least": "KF101",
     "k3-lstm-unknown-rank": "KF107",
     "tf-depth-filter": "KF107",
@@ -177,7 +176,8 @@ BOTH_GENERATIONS = {
     "KF302": [
         "If an RNN is stateful, the batch size of the input sequences must be the same as the "
         "batch size of the initial state. \n- Expected batch size: 4\n- Received batch size: 1",
-        "InvalidArgumentError: Incompatible shapes: [2,16] vs. [4,16]",
+        "InvalidArgumentError: Incompatible shapes: [2,16] vs. [4,16]\n\t [[{{node "
+        "gradient_tape/sequential/lstm/BroadcastGradientArgs}}]]",
     ],
     "KF401": [
         "ValueError: Unrecognized data type: x=[[1, 2, 3], [1, 2]] (of type <class 'list'>)",
@@ -250,6 +250,11 @@ NOT_OURS = [
     "KeyError: 'val_accuracy'",
     "RuntimeError: Detected a call to `Model.fit` inside a `tf.function`.",
     "ValueError: Cannot convert '('a', 'b')' to a shape.",
+    # Shape words in other contexts: weight loading, a custom op, a matmul.
+    "ValueError: Shapes (128, 3) and (200, 3) are incompatible",
+    "InvalidArgumentError: Incompatible shapes: [4,3] vs. [2,3] [Op:AddV2]",
+    "ValueError: Shape must be rank 2 but is rank 3 for '{{node MatMul}} = MatMul[T=DT_FLOAT]'",
+    "ValueError: Shapes (batch, 1) and (None, 10) are incompatible",
     "tensorflow.python.framework.errors_impl.NotFoundError: Could not find directory checkpoints",
 ]
 
@@ -324,3 +329,25 @@ def test_rule_docs_pages_are_current() -> None:
         assert page.is_file(), f"run: python -m kerasfix.report.ruledocs docs/rules ({code})"
         assert page.read_text() == rule_page(rule), f"docs/rules/{code}.md is stale"
     assert sorted(p.stem for p in folder.glob("KF*.md")) == sorted(RULES)
+
+
+def test_a_long_log_is_searched_in_linear_time() -> None:
+    import time
+
+    line = "Invalid input shape for input Tensor x; Data cardinality is ambiguous. arbitrary code "
+    start = time.perf_counter()
+    assert explain_text((line + "execution\n") * 20_000) == []
+    assert time.perf_counter() - start < 10
+
+
+def test_a_missing_log_is_a_usage_error(tmp_path: Path) -> None:
+    outcome = run_cli(["explain", "--log", str(tmp_path / "nope.log")], 2)
+    assert "nope.log" in outcome.stderr
+
+
+def test_an_inner_dense_axis_message_lists_length_and_size_too() -> None:
+    text = (
+        "Input 0 of layer 'dense_4' is incompatible with the layer: expected axis -1 of input "
+        "shape to have value 36, but received input with shape (8, 66)"
+    )
+    assert [m.code for m in explain_text(text)] == ["KF107", "KF105", "KF106"]

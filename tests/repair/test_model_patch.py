@@ -197,3 +197,90 @@ def test_grown_embedding_keeps_old_rows_and_is_unsafe(tmp_path: Path) -> None:
     np.testing.assert_allclose(
         original.predict(x, verbose=0), patched.predict(x, verbose=0), atol=1e-6
     )
+
+
+def test_a_reshape_that_builds_but_cannot_run_is_not_patched(tmp_path: Path) -> None:
+    keras = _keras()
+    model = keras.Sequential(
+        [
+            keras.Input((20,), dtype="int32"),
+            keras.layers.Embedding(50, 8),
+            keras.layers.Reshape((160,)),
+            keras.layers.Dense(3),
+        ]
+    )
+    model.compile(loss="mse")
+    model.save(tmp_path / "reshape.keras")
+    np.savez(tmp_path / "d.npz", x=np.ones((4, 35), dtype=np.int32), y=np.zeros((4, 3)))
+    report = json.loads(
+        run_cli(
+            [
+                "diagnose",
+                str(tmp_path / "reshape.keras"),
+                str(tmp_path / "d.npz"),
+                "--format",
+                "json",
+            ],
+            1,
+        ).stdout
+    )
+    (finding,) = [f for r in report["results"] for f in r["findings"]]
+    assert finding["code"] == "KF105" and not finding["details"]["model_patch"]["patchable"]
+    run_cli(
+        [
+            "repair",
+            str(tmp_path / "reshape.keras"),
+            str(tmp_path / "d.npz"),
+            "--out",
+            str(tmp_path / "o"),
+            "--prefer",
+            "model",
+        ],
+        1,
+    )
+    assert not (tmp_path / "o" / "model.keras").exists()
+
+
+def test_dict_outputs_with_loss_weights_keep_their_compile_settings(tmp_path: Path) -> None:
+    keras = _keras()
+    inp = keras.Input((6,), name="x")
+    hidden = keras.layers.Dense(4)(inp)
+    model = keras.Model(
+        inp,
+        {
+            "cls": keras.layers.Dense(3, activation="softmax", name="cls")(hidden),
+            "reg": keras.layers.Dense(1, name="reg")(hidden),
+        },
+    )
+    model.compile(
+        loss={"cls": "categorical_crossentropy", "reg": "mse"},
+        loss_weights={"cls": 1.0, "reg": 0.1},
+        metrics={"cls": ["accuracy"]},
+    )
+    model.save(tmp_path / "multi.keras")
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "d.npz",
+        x=rng.random((8, 6), dtype=np.float32),
+        cls=(np.arange(8) % 3).astype(np.int32),
+        reg=rng.random((8, 1), dtype=np.float32),
+    )
+    run_cli(
+        [
+            "repair",
+            str(tmp_path / "multi.keras"),
+            str(tmp_path / "d.npz"),
+            "--out",
+            str(tmp_path / "o"),
+            "--prefer",
+            "model",
+        ],
+        0,
+    )
+    config = json.loads(
+        __import__("zipfile").ZipFile(tmp_path / "o" / "model.keras").read("config.json")
+    )
+    compiled = config["compile_config"]
+    assert compiled["loss_weights"] == {"cls": 1.0, "reg": 0.1}
+    assert "sparse_categorical_crossentropy" in json.dumps(compiled["loss"]["cls"])
+    assert compiled["metrics"] is not None
