@@ -23,25 +23,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchdoc import replace_section
+from benchdoc import KERASFIX, replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 DOC = ROOT / "docs" / "benchmarks.md"
 MODEL = "fixtures/seed/lstm/model.keras"
-HWM = (
-    "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
-    "sys.stderr.write('HWM_KB=%s\\n' % hwm)\n"
-)
-KERASFIX = (
-    "import sys\n"
-    "from kerasfix.cli import app\n"
-    "try:\n"
-    "    app(sys.argv[1:])\n"
-    "except SystemExit as exc:\n"
-    "    code = exc.code\n"
-    "sys.stderr.write('EXIT=%s\\n' % code)\n"
-) + HWM
 
 
 def generate(path: Path, gib: float) -> None:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchdoc import replace_section
+from benchdoc import HWM, KERASFIX, replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -35,23 +35,10 @@ CASES = {
     "ids.npy": ("fixtures/KF105/negative/model.keras", np.int32, 20),
     "floats.npy": ("fixtures/KF221/negative/model.keras", np.float32, 6),
 }
-HWM = (
-    "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
-    "sys.stderr.write('HWM_KB=%s\\n' % hwm)\n"
-)
 FLOOR = (
     "import sys, numpy as np\n"
     "a = np.load(sys.argv[1])\n"
     "a.min(); a.max(); bool(np.isfinite(a).all())\n"
-) + HWM
-KERASFIX = (
-    "import sys\n"
-    "from kerasfix.cli import app\n"
-    "try:\n"
-    "    app(sys.argv[1:])\n"
-    "except SystemExit as exc:\n"
-    "    code = exc.code\n"
-    "sys.stderr.write('TENSORFLOW_IMPORTED=%s\\n' % ('tensorflow' in sys.modules))\n"
 ) + HWM
 
 

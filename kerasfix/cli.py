@@ -101,46 +101,52 @@ def _main(
     """Find and repair mismatches between a saved Keras model and its training data."""
 
 
-@app.command()
-def diagnose(
-    model: Annotated[str, typer.Argument(help=".keras, .h5, architecture .json or SavedModel")],
-    data: Annotated[
-        list[str] | None, typer.Argument(help="Data files or folders (recursed, sorted).")
-    ] = None,
-    x: Annotated[
-        list[str] | None,
-        typer.Option("--x", help="Input array key, or input_name=key (repeatable)."),
-    ] = None,
-    y: Annotated[
-        list[str] | None,
-        typer.Option("--y", help="Label array key, or output_name=key (repeatable)."),
-    ] = None,
-    y_file: Annotated[
-        str | None, typer.Option("--y-file", help="A separate file holding the labels.")
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", min=1, help="The batch size training will use.")
-    ] = None,
-    output_format: Annotated[Format, typer.Option("--format", help="Report format.")] = Format.text,
-    select: Annotated[
-        list[str] | None, typer.Option("--select", help="Only these codes, prefixes or names.")
-    ] = None,
-    ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="Skip these codes, prefixes or names.")
-    ] = None,
-    fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 on findings at or above this severity.")
-    ] = FailOn.error,
-    allow_pickle: Annotated[
-        bool, typer.Option("--allow-pickle", help="Allow unpickling object arrays (trusted files).")
-    ] = False,
-    trust_model: Annotated[
-        bool, typer.Option("--trust-model", help="Allow running code the model holds.")
-    ] = False,
-    show_traceback: TracebackOpt = False,
-) -> None:
-    """Check DATA against MODEL's data contract and report findings; writes nothing."""
-    options = DiagnoseOptions(
+ModelArg = Annotated[str, typer.Argument(help=".keras, .h5, architecture .json or SavedModel")]
+XOpt = Annotated[
+    list[str] | None,
+    typer.Option("--x", help="Input array key, or input_name=key (repeatable)."),
+]
+YOpt = Annotated[
+    list[str] | None,
+    typer.Option("--y", help="Label array key or table column, or output_name=key (repeatable)."),
+]
+YFileOpt = Annotated[
+    str | None, typer.Option("--y-file", help="A separate file holding the labels.")
+]
+BatchSizeOpt = Annotated[
+    int | None, typer.Option("--batch-size", min=1, help="The batch size training will use.")
+]
+SelectOpt = Annotated[
+    list[str] | None, typer.Option("--select", help="Only these codes, prefixes or names.")
+]
+IgnoreOpt = Annotated[
+    list[str] | None, typer.Option("--ignore", help="Skip these codes, prefixes or names.")
+]
+FailOnOpt = Annotated[
+    FailOn, typer.Option("--fail-on", help="Exit 1 on findings at or above this severity.")
+]
+AllowPickleOpt = Annotated[
+    bool, typer.Option("--allow-pickle", help="Allow unpickling object arrays (trusted files).")
+]
+TrustModelOpt = Annotated[
+    bool, typer.Option("--trust-model", help="Allow running code the model holds.")
+]
+
+
+def _options(
+    x: list[str] | None,
+    y: list[str] | None,
+    y_file: str | None,
+    batch_size: int | None,
+    select: list[str] | None,
+    ignore: list[str] | None,
+    fail_on: FailOn,
+    allow_pickle: bool,
+    trust_model: bool,
+    **sequences: Any,
+) -> DiagnoseOptions:
+    """The one option set diagnose and repair share, from their common flags."""
+    return DiagnoseOptions(
         keys=KeyOptions(x=KeyOptions.parse(x), y=KeyOptions.parse(y)),
         y_file=y_file,
         batch_size=batch_size,
@@ -149,7 +155,30 @@ def diagnose(
         fail_on=_FAIL_ON[fail_on],
         allow_pickle=allow_pickle,
         trust_model=trust_model,
+        **sequences,
     )
+
+
+@app.command()
+def diagnose(
+    model: ModelArg,
+    data: Annotated[
+        list[str] | None, typer.Argument(help="Data files or folders (recursed, sorted).")
+    ] = None,
+    x: XOpt = None,
+    y: YOpt = None,
+    y_file: YFileOpt = None,
+    batch_size: BatchSizeOpt = None,
+    output_format: Annotated[Format, typer.Option("--format", help="Report format.")] = Format.text,
+    select: SelectOpt = None,
+    ignore: IgnoreOpt = None,
+    fail_on: FailOnOpt = FailOn.error,
+    allow_pickle: AllowPickleOpt = False,
+    trust_model: TrustModelOpt = False,
+    show_traceback: TracebackOpt = False,
+) -> None:
+    """Check DATA against MODEL's data contract and report findings; writes nothing."""
+    options = _options(x, y, y_file, batch_size, select, ignore, fail_on, allow_pickle, trust_model)
 
     def run() -> int:
         from kerasfix.report import RENDERERS
@@ -185,7 +214,7 @@ class Side(str, enum.Enum):
 
 @app.command()
 def repair(
-    model: Annotated[str, typer.Argument(help=".keras, .h5, architecture .json or SavedModel")],
+    model: ModelArg,
     data: Annotated[list[str], typer.Argument(help="Data files or folders (recursed, sorted).")],
     out: Annotated[str, typer.Option("--out", help="Folder for the repaired files.")],
     dry_run: Annotated[
@@ -212,52 +241,33 @@ def repair(
         Side, typer.Option("--truncating", help="Cut long sequences at the front (pre) or end.")
     ] = Side.pre,
     pad_value: Annotated[float, typer.Option("--pad-value", help="The padding value.")] = 0.0,
-    x: Annotated[
-        list[str] | None,
-        typer.Option("--x", help="Input array key, or input_name=key (repeatable)."),
-    ] = None,
-    y: Annotated[
-        list[str] | None,
-        typer.Option("--y", help="Label array key, or output_name=key (repeatable)."),
-    ] = None,
-    y_file: Annotated[
-        str | None, typer.Option("--y-file", help="A separate file holding the labels.")
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", min=1, help="The batch size training will use.")
-    ] = None,
+    x: XOpt = None,
+    y: YOpt = None,
+    y_file: YFileOpt = None,
+    batch_size: BatchSizeOpt = None,
     output_format: Annotated[
         ShortFormat, typer.Option("--format", help="text or json.")
     ] = ShortFormat.text,
-    select: Annotated[
-        list[str] | None, typer.Option("--select", help="Only repair these codes or prefixes.")
-    ] = None,
-    ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="Leave these codes or prefixes alone.")
-    ] = None,
-    fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 if findings at this severity remain.")
-    ] = FailOn.error,
-    allow_pickle: Annotated[
-        bool, typer.Option("--allow-pickle", help="Allow unpickling object arrays (trusted files).")
-    ] = False,
-    trust_model: Annotated[
-        bool, typer.Option("--trust-model", help="Allow running code the model holds.")
-    ] = False,
+    select: SelectOpt = None,
+    ignore: IgnoreOpt = None,
+    fail_on: FailOnOpt = FailOn.error,
+    allow_pickle: AllowPickleOpt = False,
+    trust_model: TrustModelOpt = False,
     show_traceback: TracebackOpt = False,
 ) -> None:
     """Write repaired copies of DATA into --out, with a manifest, and check them again."""
     from kerasfix.repair.plan import RepairOptions
 
-    options = DiagnoseOptions(
-        keys=KeyOptions(x=KeyOptions.parse(x), y=KeyOptions.parse(y)),
-        y_file=y_file,
-        batch_size=batch_size,
-        select=_split(select),
-        ignore=_split(ignore),
-        fail_on=_FAIL_ON[fail_on],
-        allow_pickle=allow_pickle,
-        trust_model=trust_model,
+    options = _options(
+        x,
+        y,
+        y_file,
+        batch_size,
+        select,
+        ignore,
+        fail_on,
+        allow_pickle,
+        trust_model,
         pad_value=pad_value,
         padding=padding.value,
         truncating=truncating.value,
