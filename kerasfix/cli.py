@@ -175,10 +175,29 @@ def diagnose(
     fail_on: FailOnOpt = FailOn.error,
     allow_pickle: AllowPickleOpt = False,
     trust_model: TrustModelOpt = False,
+    trace: Annotated[
+        bool,
+        typer.Option(
+            "--trace/--no-trace",
+            help="For a length or size mismatch, ask Keras whether the model's input could be "
+            "patched instead (imports TensorFlow); --no-trace keeps diagnose light.",
+        ),
+    ] = True,
     show_traceback: TracebackOpt = False,
 ) -> None:
     """Check DATA against MODEL's data contract and report findings; writes nothing."""
-    options = _options(x, y, y_file, batch_size, select, ignore, fail_on, allow_pickle, trust_model)
+    options = _options(
+        x,
+        y,
+        y_file,
+        batch_size,
+        select,
+        ignore,
+        fail_on,
+        allow_pickle,
+        trust_model,
+        trace_model=trace,
+    )
 
     def run() -> int:
         from kerasfix.report import RENDERERS

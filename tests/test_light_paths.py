@@ -49,6 +49,12 @@ LIGHT_COMMANDS = {
         "fixtures/KF213/positive/train.npz",
     ],
     "inspect-json": ["inspect", "fixtures/KF106/positive/model.json"],
+    "diagnose-length-no-trace": [
+        "diagnose",
+        "fixtures/KF105/positive/model.keras",
+        "fixtures/KF105/positive/train.npz",
+        "--no-trace",
+    ],
     "diagnose-json-npz": [
         "diagnose",
         "fixtures/KF106/negative/model.json",

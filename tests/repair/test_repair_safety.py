@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from kerasfix.loaders import chunks
-from tests.conftest import FIXTURES, ROOT, run_cli
+from tests.conftest import FIXTURES, run_cli
 
 
 def _case(tmp_path: Path, case: str) -> Path:
@@ -199,4 +199,3 @@ def test_sigterm_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert list(out.iterdir()) == []
-    assert ROOT.is_dir()
