@@ -6,9 +6,9 @@ import dataclasses
 import os
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext, kf2_values
 from kerasfix.checks.catalog import known_token
@@ -53,6 +53,9 @@ class Diagnosis:
     report: Report
     groups: list[Group] = field(default_factory=list)
     files: dict[str, DataFile] = field(default_factory=dict)
+    # Ctrl-C ended the run early: the report holds the files finished by then.
+    interrupted: bool = False
+    total_files: int = 0
 
     def result(self, path: str, key: str | None) -> FileResult | None:
         return next(
@@ -70,60 +73,176 @@ def diagnose(model_path: str, data_paths: list[str], options: DiagnoseOptions) -
     return run_diagnosis(model_path, data_paths, options).report
 
 
-def run_diagnosis(model_path: str, data_paths: list[str], options: DiagnoseOptions) -> Diagnosis:
+class RunObserver(Protocol):
+    """What a run tells its caller as it goes (the CLI streams jsonl and draws progress)."""
+
+    def started(self, total: int, model_result: FileResult | None) -> None:
+        """`total` DATA files will be checked; the model's own findings, if any."""
+
+    def file_done(self, path: str, results: list[FileResult]) -> None:
+        """One DATA file (with its label sibling) is done; called in completion order."""
+
+
+class _Quiet:
+    def started(self, total: int, model_result: FileResult | None) -> None:
+        pass
+
+    def file_done(self, path: str, results: list[FileResult]) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One unit of work: a DATA file and the label sibling read with it (x.npy's y.npy)."""
+
+    path: str
+    labels: str | None = None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every worker needs, read once in the parent: the model's contract, the options
+    and a --y-file's header."""
+
+    contract: ModelContract
+    options: DiagnoseOptions
+    label_file: DataFile | None
+    # Repair needs each file's arrays and groups back from the workers; diagnose does not,
+    # and on a folder of thousands of files shipping them costs real time.
+    keep_files: bool = True
+
+
+@dataclass
+class FileOutcome:
+    job: FileJob
+    results: list[FileResult]
+    files: dict[str, DataFile] = field(default_factory=dict)
+    groups: list[Group] = field(default_factory=list)
+    error: str | None = None  # why the DATA file could not be read (its KF001)
+
+
+def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
+    """Everything diagnose does for one DATA file; runs in a worker process on folder runs."""
+    options = context.options
+    file = read_data_file(job.path, options.allow_pickle, _table_label(options))
+    if file.error is not None:
+        return unreadable_file(job, file.error)
+    outcome = FileOutcome(job, [], {file.path: file})
+    labels = context.label_file
+    if job.labels is not None:
+        labels = read_data_file(job.labels, options.allow_pickle)
+        if labels.error is not None:
+            outcome.results.append(
+                FileResult(
+                    path=job.labels,
+                    role="file",
+                    findings=[UnreadableData.for_reason(labels.error)],
+                )
+            )
+    if labels is not None and labels.error is None:
+        outcome.files[labels.path] = labels
+    outcome.results.extend(_check_file(context.contract, options, file, labels, outcome.groups))
+    for result in outcome.results:
+        result.findings = [f for f in result.findings if _selected(f, options)]
+    if not context.keep_files:
+        outcome.files, outcome.groups = {}, []
+    return outcome
+
+
+def unreadable_file(job: FileJob, reason: str) -> FileOutcome:
+    """A DATA file that could not be read, or whose worker crashed or timed out: KF001."""
+    finding = UnreadableData.for_reason(reason)
+    return FileOutcome(
+        job, [FileResult(path=job.path, role="file", findings=[finding])], error=reason
+    )
+
+
+def _plan_jobs(data_paths: list[str], options: DiagnoseOptions) -> list[FileJob]:
+    """Every DATA file once, in sorted folder order, paired with its label sibling; a file
+    that is some other file's labels (or the --y-file) is not a job of its own."""
+    paths = list(discover(data_paths, options.globs, options.excludes))
+    consumed = {os.path.realpath(options.y_file)} if options.y_file else set()
+    siblings: dict[str, str] = {}
+    if options.y_file is None:
+        for path in paths:
+            sibling = label_sibling(path) if path.lower().endswith(".npy") else None
+            if sibling is not None:
+                siblings[path] = sibling
+                consumed.add(os.path.realpath(sibling))
+    return [
+        FileJob(path, siblings.get(path))
+        for path in paths
+        if os.path.realpath(path) not in consumed
+    ]
+
+
+def _run_jobs(context: RunContext, jobs: list[FileJob]) -> Iterator[FileOutcome]:
+    """In this process for a single file; otherwise in isolated workers, or on a cluster."""
+    options = context.options
+    if options.scheduler is not None:
+        from kerasfix.cluster import run_dask
+
+        yield from run_dask(
+            options.scheduler, diagnose_file, context, jobs, options.file_timeout, unreadable_file
+        )
+    elif len(jobs) == 1 and options.file_timeout is None:
+        yield diagnose_file(context, jobs[0])
+    else:
+        from kerasfix.workers import default_jobs, run_local
+
+        yield from run_local(
+            diagnose_file,
+            context,
+            jobs,
+            options.jobs or default_jobs(),
+            options.file_timeout,
+            unreadable_file,
+        )
+
+
+def run_diagnosis(
+    model_path: str,
+    data_paths: list[str],
+    options: DiagnoseOptions,
+    observer: RunObserver | None = None,
+    keep_partial: bool = False,
+    keep_files: bool = True,
+) -> Diagnosis:
+    """Diagnose every DATA file. With `keep_partial`, Ctrl-C ends the run with the files
+    finished so far (`Diagnosis.interrupted`); otherwise KeyboardInterrupt propagates."""
     validate_codes((*options.select, *options.ignore))
+    observer = observer or _Quiet()
     contract = load_contract(model_path)
-    results: list[FileResult] = []
     diagnosis = Diagnosis(contract, Report(model_path, {}, [], 0, 0))
 
     model_result = FileResult(path=model_path, role="model")
     for check in CHECKS:
         if check.scope == "model":
             model_result.findings.extend(check.run(ModelContext(contract, options)))
-    results.append(model_result)
+    model_result.findings = [f for f in model_result.findings if _selected(f, options)]
+    results: list[FileResult] = [model_result]
 
-    label_file = _read_label_file(options)
-    paths = list(discover(data_paths))
-    consumed = {os.path.realpath(options.y_file)} if options.y_file else set()
-    siblings: dict[str, str] = {}
-    if label_file is None:
-        for path in paths:
-            sibling = label_sibling(path) if path.lower().endswith(".npy") else None
-            if sibling is not None:
-                siblings[path] = sibling
-                consumed.add(os.path.realpath(sibling))
-    files = 0
-    readable = 0
+    context = RunContext(contract, options, _read_label_file(options), keep_files)
+    jobs = _plan_jobs(data_paths, options)
+    observer.started(len(jobs), model_result if model_result.findings else None)
     unreadable_reasons: list[tuple[str, str]] = []
-    for path in paths:
-        if os.path.realpath(path) in consumed:
-            continue
-        file = read_data_file(path, options.allow_pickle, _table_label(options))
-        files += 1
-        if file.error is not None:
-            unreadable_reasons.append((path, file.error))
-            results.append(
-                FileResult(path=path, role="file", findings=[UnreadableData.for_reason(file.error)])
-            )
-            continue
-        readable += 1
-        diagnosis.files[path] = file
-        labels = label_file
-        if path in siblings:
-            labels = read_data_file(siblings[path], options.allow_pickle)
-            if labels.error is not None:
-                results.append(
-                    FileResult(
-                        path=siblings[path],
-                        role="file",
-                        findings=[UnreadableData.for_reason(labels.error)],
-                    )
-                )
-        if labels is not None and labels.error is None:
-            diagnosis.files[labels.path] = labels
-        results.extend(_check_file(contract, options, file, labels, diagnosis.groups))
+    done = 0
+    try:
+        for outcome in _run_jobs(context, jobs):
+            done += 1
+            if outcome.error is not None:
+                unreadable_reasons.append((outcome.job.path, outcome.error))
+            diagnosis.files.update(outcome.files)
+            diagnosis.groups.extend(outcome.groups)
+            results.extend(outcome.results)
+            observer.file_done(outcome.job.path, outcome.results)
+    except KeyboardInterrupt:
+        if not keep_partial:
+            raise
+        diagnosis.interrupted = True
+    readable = done - len(unreadable_reasons)
 
-    if data_paths and not files:
+    if data_paths and not jobs:
         raise NoDataReadError(
             "no DATA found: "
             + ", ".join(data_paths)
@@ -131,14 +250,16 @@ def run_diagnosis(model_path: str, data_paths: list[str], options: DiagnoseOptio
             + ", ".join(sorted(FORMATS))
             + ")"
         )
-    if data_paths and files and not readable:
+    if data_paths and done and not readable and not diagnosis.interrupted:
         raise NoDataReadError(
             "no DATA could be read: "
             + "; ".join(f"{path}: {reason}" for path, reason in unreadable_reasons)
         )
+    # Folder runs finish in completion order: put the groups back in DATA order, so repair
+    # plans (and their manifests) do not depend on which worker was faster.
+    order = {job.path: i for i, job in enumerate(jobs)}
+    diagnosis.groups.sort(key=lambda g: order.get(g.path, len(order)))
     results = _merge(results)
-    for result in results:
-        result.findings = [f for f in result.findings if _selected(f, options)]
     results = [r for r in results if r.role != "model" or r.findings]
     report = Report(
         model_path=model_path,
@@ -150,6 +271,7 @@ def run_diagnosis(model_path: str, data_paths: list[str], options: DiagnoseOptio
     )
     report.sort()
     diagnosis.report = report
+    diagnosis.total_files = len(jobs)
     return diagnosis
 
 
@@ -289,7 +411,9 @@ def _check_values(
         assert output is not None
         plan = kf2_values.plan_for_output(output, ref)
     stats = None
-    if plan is not None and os.path.realpath(ref.path) not in options.values_known:
+    if plan is not None and not (
+        options.values_known and os.path.realpath(ref.path) in options.values_known
+    ):
         try:
             stats = scan(ref, plan)
         except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as exc:

@@ -131,6 +131,30 @@ AllowPickleOpt = Annotated[
 TrustModelOpt = Annotated[
     bool, typer.Option("--trust-model", help="Allow running code the model holds.")
 ]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, help="Worker processes for folder runs (default: cores)."),
+]
+GlobOpt = Annotated[
+    list[str] | None,
+    typer.Option("--glob", help="Only files whose name or relative path matches (repeatable)."),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", help="Skip files whose name or relative path matches (repeatable)."),
+]
+FileTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--file-timeout", min=0.001, help="Seconds one file may take; then it is a KF001."
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler", help="Run the per-file work on this Dask scheduler (kerasfix[dask])."
+    ),
+]
 
 
 def _options(
@@ -143,10 +167,20 @@ def _options(
     fail_on: FailOn,
     allow_pickle: bool,
     trust_model: bool,
+    jobs: int | None,
+    glob: list[str] | None,
+    exclude: list[str] | None,
+    file_timeout: float | None,
+    scheduler: str | None,
     **sequences: Any,
 ) -> DiagnoseOptions:
     """The one option set diagnose and repair share, from their common flags."""
     return DiagnoseOptions(
+        jobs=jobs,
+        globs=tuple(glob or ()),
+        excludes=tuple(exclude or ()),
+        file_timeout=file_timeout,
+        scheduler=scheduler,
         keys=KeyOptions(x=KeyOptions.parse(x), y=KeyOptions.parse(y)),
         y_file=y_file,
         batch_size=batch_size,
@@ -175,6 +209,11 @@ def diagnose(
     fail_on: FailOnOpt = FailOn.error,
     allow_pickle: AllowPickleOpt = False,
     trust_model: TrustModelOpt = False,
+    jobs: JobsOpt = None,
+    glob: GlobOpt = None,
+    exclude: ExcludeOpt = None,
+    file_timeout: FileTimeoutOpt = None,
+    scheduler: SchedulerOpt = None,
     trace: Annotated[
         bool,
         typer.Option(
@@ -196,17 +235,80 @@ def diagnose(
         fail_on,
         allow_pickle,
         trust_model,
+        jobs,
+        glob,
+        exclude,
+        file_timeout,
+        scheduler,
         trace_model=trace,
     )
 
     def run() -> int:
         from kerasfix.report import RENDERERS
+        from kerasfix.report.json_report import JsonlStream
 
-        report = api.diagnose(model, list(data or []), options)
-        sys.stdout.write(RENDERERS[output_format.value](report, _use_color()))
+        stream = None
+        observers: list[api.RunObserver] = []
+        if output_format is Format.jsonl:
+            deferred = {os.path.realpath(y_file)} if y_file else set()
+            stream = JsonlStream(sys.stdout, deferred)
+            observers.append(stream)
+        bar = _progress_bar()
+        if bar is not None:
+            observers.append(bar)
+        try:
+            diagnosis = api.run_diagnosis(
+                model,
+                list(data or []),
+                options,
+                _Observers(observers),
+                keep_partial=True,
+                keep_files=False,
+            )
+        finally:
+            if bar is not None:
+                bar.stop()
+        report = diagnosis.report
+        if stream is not None:
+            stream.finish(report)
+        else:
+            sys.stdout.write(RENDERERS[output_format.value](report, _use_color()))
+        if diagnosis.interrupted:
+            done = report.readable_files + sum(
+                1 for r in report.results if r.role == "file" and r.findings
+            )
+            _stderr(
+                f"interrupted: the report holds the files finished ({done} of "
+                f"{diagnosis.total_files})"
+            )
+            return EXIT_INTERRUPTED
         return _exit_code(report, options.fail_on)
 
     _handle(run, show_traceback)
+
+
+class _Observers:
+    """Several observers as one (the jsonl stream and the progress bar)."""
+
+    def __init__(self, observers: list[api.RunObserver]) -> None:
+        self._observers = observers
+
+    def started(self, total: int, model_result: Any) -> None:
+        for observer in self._observers:
+            observer.started(total, model_result)
+
+    def file_done(self, path: str, results: list[Any]) -> None:
+        for observer in self._observers:
+            observer.file_done(path, results)
+
+
+def _progress_bar() -> Any:
+    """rich's bar on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        return None
+    from kerasfix.report.progress import ProgressBar
+
+    return ProgressBar(sys.stderr)
 
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
@@ -272,6 +374,11 @@ def repair(
     fail_on: FailOnOpt = FailOn.error,
     allow_pickle: AllowPickleOpt = False,
     trust_model: TrustModelOpt = False,
+    jobs: JobsOpt = None,
+    glob: GlobOpt = None,
+    exclude: ExcludeOpt = None,
+    file_timeout: FileTimeoutOpt = None,
+    scheduler: SchedulerOpt = None,
     show_traceback: TracebackOpt = False,
 ) -> None:
     """Write repaired copies of DATA into --out, with a manifest, and check them again."""
@@ -287,6 +394,11 @@ def repair(
         fail_on,
         allow_pickle,
         trust_model,
+        jobs,
+        glob,
+        exclude,
+        file_timeout,
+        scheduler,
         pad_value=pad_value,
         padding=padding.value,
         truncating=truncating.value,

@@ -28,3 +28,10 @@ class DiagnoseOptions:
     # Ask Keras (importing TensorFlow) whether a length/size mismatch can be fixed by patching
     # the model's input instead of the data.
     trace_model: bool = True
+    # Folder runs (issue 7): worker processes (None: one per core), a per-file time limit in
+    # seconds, a Dask scheduler address, and fnmatch patterns choosing files.
+    jobs: int | None = None
+    file_timeout: float | None = None
+    scheduler: str | None = None
+    globs: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()

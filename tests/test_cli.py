@@ -171,7 +171,7 @@ def test_a_kerasfix_bug_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch) -
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(api, "diagnose", broken)
+    monkeypatch.setattr(api, "run_diagnosis", broken)
     outcome = run_cli(["diagnose", "model.h5", "x.npy"], 3, cwd=KF107)
     assert outcome.stderr.strip() == (
         "kerasfix: internal error: ZeroDivisionError: division by zero "
@@ -187,6 +187,6 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(api, "diagnose", interrupted)
+    monkeypatch.setattr(api, "run_diagnosis", interrupted)
     outcome = run_cli(["diagnose", "model.h5", "x.npy"], 130, cwd=KF107)
     assert outcome.stderr.strip() == "kerasfix: interrupted"

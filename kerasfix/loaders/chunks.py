@@ -55,7 +55,8 @@ def _stream_chunks(fh: Any) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
     if not shape:
         yield 0, np.frombuffer(fh.read(dtype.itemsize), dtype=dtype).reshape(())
         return
-    rows = _rows_per_chunk(shape, dtype.itemsize)
+    # No bigger than the array: a small shard should not cost an 8 MiB allocation.
+    rows = min(_rows_per_chunk(shape, dtype.itemsize), max(1, shape[0]))
     row_items = int(np.prod(shape[1:], dtype=np.int64))
     buffer = np.empty(rows * row_items, dtype=dtype)
     view = buffer.data.cast("B")

@@ -3,6 +3,7 @@ and confirmed by magic bytes, every failure turned into that file's reason (KF00
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -40,9 +41,23 @@ def _is_junk(name: str) -> bool:
     return name.startswith(".") or name.endswith(".part")
 
 
-def discover(paths: list[str]) -> Iterator[str]:
+def _chosen(path: str, root: str | None, globs: tuple[str, ...], excludes: tuple[str, ...]) -> bool:
+    """`--glob`/`--exclude`: fnmatch patterns tried on the file's name and on its path
+    relative to the DATA folder it was found in (or as given, for a named file)."""
+    rel = os.path.relpath(path, root) if root is not None else path
+    names = (os.path.basename(path), rel.replace(os.sep, "/"))
+
+    def hit(patterns: tuple[str, ...]) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in patterns for name in names)
+
+    return (not globs or hit(globs)) and not hit(excludes)
+
+
+def discover(
+    paths: list[str], globs: tuple[str, ...] = (), excludes: tuple[str, ...] = ()
+) -> Iterator[str]:
     """Every DATA file: files as given, folders walked in sorted order without following
-    links, keeping only the formats kerasfix reads."""
+    links, keeping only the formats kerasfix reads (and what --glob/--exclude choose)."""
     seen: set[str] = set()
     for given in paths:
         if os.path.isdir(given):
@@ -55,10 +70,10 @@ def discover(paths: list[str]) -> Iterator[str]:
                     if _is_junk(name) or ext not in FORMATS or ext in NAMED_ONLY:
                         continue
                     path = os.path.join(root, name)
-                    if path not in seen:
+                    if path not in seen and _chosen(path, given, globs, excludes):
                         seen.add(path)
                         yield path
-        elif given not in seen:
+        elif given not in seen and _chosen(given, None, globs, excludes):
             seen.add(given)
             yield given
 

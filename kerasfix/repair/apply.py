@@ -3,6 +3,8 @@ outputs, write the manifest, then diagnose the outputs again."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -23,6 +25,9 @@ from kerasfix.repair.plan import ROW_ACTIONS, FilePlan, RepairPlan
 from kerasfix.stats import ScanPlan, scan
 
 MANIFEST = "kerasfix-repair.json"
+# Entries of the files written so far, one JSON line each, fsynced as each file lands: what an
+# interrupted run leaves for the next one to resume from. Hidden, so DATA folders skip it.
+JOURNAL = ".kerasfix-repair.journal"
 Array = np.ndarray[Any, Any]
 
 
@@ -165,6 +170,7 @@ def _write(
         "sha256_output": sha_out,
         "actions": [a.to_dict() for a in file.actions],
         "skipped": [a.to_dict() for a in file.skipped],
+        "header_only": file.header_only,
     }
 
 
@@ -184,7 +190,16 @@ def apply_plan(
             keeps[key] = keep
     try:
         os.makedirs(plan.out_dir, exist_ok=True)
-        entries = [_write_file(f, diagnosis, keeps, plan.out_dir) for f in plan.files if f.actions]
+        done = _previous_entries(plan.out_dir)
+        entries = []
+        for file in plan.files:
+            if not file.actions:
+                continue
+            entry = _resumable(file, done.get(file.output), plan.out_dir)
+            if entry is None:
+                entry = _write_file(file, diagnosis, keeps, plan.out_dir)
+                _journal(plan.out_dir, entry)
+            entries.append(entry)
         model_entry = _write_model(plan, model_path, options) if plan.model_actions else None
     except OSError as exc:
         # Disk full, permissions, a read-only --out: the user's to fix; nothing half-written.
@@ -214,7 +229,59 @@ def apply_plan(
         "still_present": outcome.failed_claims,
     }
     write_manifest(plan.out_dir, manifest)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(plan.out_dir, JOURNAL))
     return outcome
+
+
+def _previous_entries(out_dir: str) -> dict[str, dict[str, Any]]:
+    """Per output, what an earlier run into DIR wrote: its manifest, then its journal (a run
+    that was interrupted before writing the manifest). Unreadable leftovers count as nothing."""
+    entries: dict[str, dict[str, Any]] = {}
+    try:
+        with open(os.path.join(out_dir, MANIFEST)) as fh:
+            manifest = json.load(fh)
+        for entry in manifest.get("files", []):
+            entries[str(entry["output"])] = entry
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass
+    try:
+        with open(os.path.join(out_dir, JOURNAL)) as fh:
+            for line in fh:
+                try:
+                    entry = json.loads(line)
+                    entries[str(entry["output"])] = entry
+                except (ValueError, TypeError, KeyError):
+                    continue  # the torn last line of a killed run
+    except OSError:
+        pass
+    return entries
+
+
+def _resumable(file: FilePlan, entry: dict[str, Any] | None, out_dir: str) -> dict[str, Any] | None:
+    """The earlier entry, when the output it describes is still there, byte for byte, and
+    came from this very input by these very actions: then the file need not be written."""
+    if entry is None or entry.get("input") != file.path:
+        return None
+    if entry.get("actions") != [a.to_dict() for a in file.actions]:
+        return None
+    final = os.path.join(out_dir, file.output)
+    try:
+        if sha256_file(final) != entry.get("sha256_output"):
+            return None
+        if sha256_file(file.path) != entry.get("sha256_input"):
+            return None
+    except OSError:
+        return None
+    file.header_only = bool(entry.get("header_only", False))
+    return {**entry, "resumed": True}
+
+
+def _journal(out_dir: str, entry: dict[str, Any]) -> None:
+    with open(os.path.join(out_dir, JOURNAL), "a") as fh:
+        fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _write_model(plan: RepairPlan, model_path: str, options: DiagnoseOptions) -> dict[str, Any]:
@@ -271,7 +338,10 @@ def verify(
     if options.y_file is not None:
         y_file = by_input.get(os.path.realpath(options.y_file), options.y_file)
     same_bytes = frozenset(os.path.realpath(o) for o, f in written.items() if f.header_only)
-    check = DiagnoseOptions(**{**options.__dict__, "y_file": y_file, "values_known": same_bytes})
+    # The outputs are named one by one: --glob/--exclude chose the inputs, not these.
+    check = dataclasses.replace(
+        options, y_file=y_file, values_known=same_bytes, globs=(), excludes=()
+    )
     data = [p for p in claimed if y_file is None or os.path.realpath(p) != os.path.realpath(y_file)]
     report = run_diagnosis(model_path, data, check).report
     failed: list[dict[str, Any]] = []

@@ -1,0 +1,173 @@
+"""Run one function over many jobs in worker processes, each job isolated from the others.
+
+A folder run must never lose a file's result because another file was bad: a reader that
+crashes the interpreter (a segfault in a C library), hangs (a FIFO, a network mount) or runs
+past `--file-timeout` costs only its own job. The parent hands out one job at a time to each
+worker, watches the worker's pipe *and* its process sentinel, and replaces a worker that died
+or was killed. `concurrent.futures.ProcessPoolExecutor` cannot do this: one dead worker breaks
+the whole pool, and it has no per-task timeout.
+
+Workers come from a fork server whose only preload is kerasfix's library: they start without
+TensorFlow (and import it themselves only if a check needs it), and forking them is safe even
+when the parent has already imported TensorFlow and its threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
+
+Job = TypeVar("Job")
+
+# Work, run in the worker: (context, job) -> result. Must be a module-level function.
+Work = Callable[[Any, Any], Any]
+# What the parent reports for a job whose worker died or timed out: (job, reason) -> result.
+Failed = Callable[[Any, str], Any]
+
+
+def default_jobs() -> int:
+    """The cores this process may run on (its affinity, not the whole machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _worker_main(conn: Connection, work: Work, context: Any) -> None:
+    # Ctrl-C reaches the whole process group; the parent decides what stops, and kills us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        if message is None:
+            return
+        index, job = message
+        try:
+            conn.send((index, True, work(context, job)))
+        except Exception as exc:  # a kerasfix bug on this job: report it, keep serving
+            text = str(exc).strip().splitlines()
+            conn.send((index, False, f"{type(exc).__name__}: {text[0] if text else ''}"))
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    index: int | None = None  # the job it is running
+    started: float = 0.0
+
+
+class _Pool:
+    def __init__(self, work: Work, context: Any, size: int) -> None:
+        self._mp = multiprocessing.get_context("forkserver")
+        self._mp.set_forkserver_preload(["kerasfix.api"])
+        self._work = work
+        self._context = context
+        self.workers = [self._spawn() for _ in range(size)]
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._mp.Pipe()
+        process = self._mp.Process(
+            target=_worker_main, args=(child, self._work, self._context), daemon=True
+        )
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def replace(self, worker: _Worker) -> None:
+        self.kill(worker)
+        self.workers[self.workers.index(worker)] = self._spawn()
+
+    @staticmethod
+    def kill(worker: _Worker) -> None:
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(5)
+        worker.conn.close()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            if worker.index is None and worker.process.is_alive():
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+        for worker in self.workers:
+            worker.process.join(0.5 if worker.index is None else 0)
+            self.kill(worker)
+
+
+def _died(worker: _Worker) -> str:
+    code = worker.process.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"reading it crashed the reader process ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"reading it crashed the reader process (signal {-code})"
+    return f"the reader process exited unexpectedly (exit code {code})"
+
+
+def run_local(
+    work: Work,
+    context: Any,
+    jobs: list[Job],
+    size: int,
+    timeout: float | None,
+    failed: Failed,
+) -> Iterator[Any]:
+    """Yield one result per job, in the order they complete. A job whose worker crashes,
+    raises or runs past `timeout` seconds yields `failed(job, reason)` instead."""
+    if not jobs:
+        return
+    pool = _Pool(work, context, min(size, len(jobs)))
+    queue = deque(range(len(jobs)))
+    running = 0
+    try:
+        while queue or running:
+            for worker in pool.workers:
+                if worker.index is None and queue:
+                    worker.index = queue.popleft()
+                    worker.started = time.monotonic()
+                    worker.conn.send((worker.index, jobs[worker.index]))
+                    running += 1
+            busy = [w for w in pool.workers if w.index is not None]
+            wait_for = None
+            if timeout is not None:
+                now = time.monotonic()
+                wait_for = max(0.0, min(w.started + timeout - now for w in busy))
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], wait_for)
+            for worker in busy:
+                index = worker.index
+                assert index is not None
+                if worker.conn in ready:
+                    try:
+                        done, ok, value = worker.conn.recv()
+                    except (EOFError, OSError):
+                        ready.append(worker.process.sentinel)
+                    else:
+                        worker.index = None
+                        running -= 1
+                        yield value if ok else failed(jobs[done], f"kerasfix failed: {value}")
+                        continue
+                if worker.process.sentinel in ready:
+                    worker.process.join(1)
+                    reason = _died(worker)
+                elif timeout is not None and time.monotonic() - worker.started >= timeout:
+                    reason = f"reading it took longer than --file-timeout {timeout:g} s"
+                else:
+                    continue
+                worker.index = None
+                running -= 1
+                pool.replace(worker)
+                yield failed(jobs[index], reason)
+    finally:
+        pool.close()
