@@ -94,3 +94,28 @@ def test_truncated_data_after_a_valid_header_is_kf001(tmp_path: Path) -> None:
     model = FIXTURES / "KF201" / "negative" / "model.keras"
     outcome = run_cli(["diagnose", str(model), str(bad), str(good)], 1)
     assert "KF001" in outcome.stdout
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+@pytest.mark.parametrize("dtype", ["<f4", ">f8", "<i2", "|u1"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_chunks_of_npz_members_equal_numpys_reading(
+    tmp_path: Path, compressed: bool, dtype: str, order: str
+) -> None:
+    """Stored members are read straight at their offset (no zip, no header parse); compressed
+    ones through the zip: both must give exactly what np.load gives."""
+    from kerasfix.loaders.chunks import iter_chunks
+    from kerasfix.loaders.npz import read_npz
+
+    rng = np.random.default_rng(3)
+    arrays = {
+        "x": np.asarray(rng.integers(0, 100, (37, 5, 3)), dtype=dtype, order=order),
+        "a_longer_member_name": np.arange(11, dtype=dtype),
+    }
+    path = tmp_path / "data.npz"
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+    refs = {ref.key: ref for ref in read_npz(str(path))}
+    for key, expected in arrays.items():
+        assert (refs[key].raw is None) == compressed
+        chunks = [chunk.copy() for _, chunk in iter_chunks(refs[key])]
+        np.testing.assert_array_equal(np.concatenate(chunks), expected)

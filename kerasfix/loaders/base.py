@@ -23,6 +23,11 @@ class ArrayRef:
     note: str | None = None
     # A table's label column as the user named it (--y), to read the same columns again.
     label_column: str | None = None
+    # Plain, uncompressed data (a .npy, a stored .npz member): (byte offset of the data in the
+    # file, numpy's dtype.str, fortran_order). Value passes seek straight there instead of
+    # parsing the container and the header again: on a folder of small shards that parsing
+    # costs more than the values themselves.
+    raw: tuple[int, str, bool] | None = None
 
     @property
     def ndim(self) -> int:

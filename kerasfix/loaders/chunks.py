@@ -35,6 +35,13 @@ def iter_chunks(ref: ArrayRef) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
         from kerasfix.loaders.ragged import iter_json_values
 
         yield from iter_json_values(ref)
+    elif ref.raw is not None:
+        offset, dtype, fortran = ref.raw
+        with open(ref.path, "rb") as fh:
+            fh.seek(offset)
+            yield from _stream_data(
+                fh, tuple(int(d or 0) for d in ref.shape), fortran, np.dtype(dtype)
+            )
     elif ref.path.lower().endswith(".npz"):
         yield from _npz_chunks(ref)
     elif ref.path.lower().endswith((".h5", ".hdf5")):
@@ -46,6 +53,12 @@ def iter_chunks(ref: ArrayRef) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
 
 def _stream_chunks(fh: Any) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
     shape, fortran, dtype = read_header(fh)
+    yield from _stream_data(fh, shape, fortran, dtype)
+
+
+def _stream_data(
+    fh: Any, shape: tuple[int, ...], fortran: bool, dtype: np.dtype[Any]
+) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
     if fortran and len(shape) > 1:
         # Rows of a Fortran-ordered array are not contiguous: read it whole (rare in practice).
         count = int(np.prod(shape, dtype=np.int64))

@@ -74,23 +74,33 @@ def ref_from_header(
     shape: tuple[int, ...],
     dtype: np.dtype[Any],
     allow_pickle: bool,
+    raw: tuple[int, bool] | None = None,
 ) -> ArrayRef:
+    """`raw`: (data offset, fortran_order) where the data is stored as is."""
     if dtype.hasobject and not allow_pickle:
         where = f"member {key!r}" if key else "the file"
         raise DataReadError(
             f"{where} holds Python objects (dtype=object), which only unpickling can read; "
             "kerasfix never unpickles unless --allow-pickle is given"
         )
-    return ArrayRef(path=path, key=key, shape=shape, dtype=str(dtype), kind=dtype.kind)
+    plain = not dtype.hasobject and dtype.fields is None and dtype.subdtype is None
+    return ArrayRef(
+        path=path,
+        key=key,
+        shape=shape,
+        dtype=str(dtype),
+        kind=dtype.kind,
+        raw=(raw[0], dtype.str, raw[1]) if raw is not None and plain else None,
+    )
 
 
 def read_npy(path: str, allow_pickle: bool = False) -> ArrayRef:
     size = safeio.regular_file_size(path)
     with open(path, "rb") as fh:
-        shape, _fortran, dtype = read_header(fh)
+        shape, fortran, dtype = read_header(fh)
         offset = fh.tell()
     check_declared_size(shape, dtype, size - offset, "the file")
-    return ref_from_header(path, None, shape, dtype, allow_pickle)
+    return ref_from_header(path, None, shape, dtype, allow_pickle, raw=(offset, fortran))
 
 
 def open_npy(ref: ArrayRef) -> np.ndarray[Any, Any]:

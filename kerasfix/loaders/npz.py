@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 import zlib
+from typing import IO
 
 from kerasfix import safeio
 from kerasfix.errors import DataReadError
@@ -17,6 +19,17 @@ MAX_MEMBERS = 10_000
 HEADER_READ_BYTES = 16 * 1024
 # A member inflating more than this many times its stored size is a zip bomb (past 64 MiB).
 MAX_RATIO = 1000
+
+
+def _data_start(fh: IO[bytes], info: zipfile.ZipInfo) -> int | None:
+    """Where a stored member's bytes begin: past its local header, whose name and extra
+    fields may differ in length from the central directory's."""
+    fh.seek(info.header_offset)
+    local = fh.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        return None
+    name_length, extra_length = struct.unpack("<HH", local[26:30])
+    return int(info.header_offset) + 30 + int(name_length) + int(extra_length)
 
 
 def read_npz(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
@@ -43,11 +56,16 @@ def read_npz(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
                     head = member.read(HEADER_READ_BYTES)
                 stream = io.BytesIO(head)
                 try:
-                    shape, _fortran, dtype = read_header(stream)
+                    shape, fortran, dtype = read_header(stream)
                 except DataReadError as exc:
                     raise DataReadError(f"member {key!r}: {exc.reason}") from None
                 check_declared_size(shape, dtype, info.file_size - stream.tell(), f"member {key!r}")
-                ref = ref_from_header(path, key, shape, dtype, allow_pickle)
+                raw = None
+                if info.compress_type == zipfile.ZIP_STORED and archive.fp is not None:
+                    start = _data_start(archive.fp, info)
+                    if start is not None:
+                        raw = (start + stream.tell(), fortran)
+                ref = ref_from_header(path, key, shape, dtype, allow_pickle, raw=raw)
                 if dtype.hasobject:  # only reached with --allow-pickle
                     ref = describe_object_member(path, key)
                 refs.append(ref)
