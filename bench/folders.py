@@ -227,9 +227,9 @@ def main() -> None:
             ": Keras 3 silently adds the missing trailing axis to the 2-D shards and trains on "
             "them, so only the wrong feature counts fail.\n\n"
             if count("b", "rank") < ranks
-            else " (this Keras rejects the 2-D shards too: "
-            f"`{keras_version()}`; the silent expansion applies where a model's input adapter "
-            "takes them, see docs/design.md).\n\n"
+            else " (with this Keras the 2-D shards fail too, but only because the model was "
+            "already traced for 3-D batches: `Sequential.call` raises when it retraces; a fresh "
+            f"model trains on a 2-D shard without a word, `{keras_version()}`).\n\n"
         )
         + "The scripts (b) and (c) are in `bench/folders.py` (TRY_FIT, FLOOR). Reproduce: "
         f"`.venv/bin/python bench/folders.py` (writes ~{n * 0.14:.0f} MB under bench/out/).\n"

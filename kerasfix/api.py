@@ -55,7 +55,8 @@ class Diagnosis:
     files: dict[str, DataFile] = field(default_factory=dict)
     # Ctrl-C ended the run early: the report holds the files finished by then.
     interrupted: bool = False
-    total_files: int = 0
+    total_files: int = 0  # DATA files the run set out to check (label siblings not counted)
+    finished_files: int = 0
 
     def result(self, path: str, key: str | None) -> FileResult | None:
         return next(
@@ -142,8 +143,6 @@ def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
     if labels is not None and labels.error is None:
         outcome.files[labels.path] = labels
     outcome.results.extend(_check_file(context.contract, options, file, labels, outcome.groups))
-    for result in outcome.results:
-        result.findings = [f for f in result.findings if _selected(f, options)]
     if not context.keep_files:
         outcome.files, outcome.groups = {}, []
     return outcome
@@ -224,6 +223,14 @@ def run_diagnosis(
 
     context = RunContext(contract, options, _read_label_file(options), keep_files)
     jobs = _plan_jobs(data_paths, options)
+    if data_paths and not jobs:
+        raise NoDataReadError(
+            "no DATA found: "
+            + ", ".join(data_paths)
+            + " holds no data file ("
+            + ", ".join(sorted(FORMATS))
+            + ")"
+        )
     observer.started(len(jobs), model_result if model_result.findings else None)
     unreadable_reasons: list[tuple[str, str]] = []
     done = 0
@@ -232,6 +239,8 @@ def run_diagnosis(
             done += 1
             if outcome.error is not None:
                 unreadable_reasons.append((outcome.job.path, outcome.error))
+            for result in outcome.results:  # --select/--ignore, KF001 of crashes included
+                result.findings = [f for f in result.findings if _selected(f, options)]
             diagnosis.files.update(outcome.files)
             diagnosis.groups.extend(outcome.groups)
             results.extend(outcome.results)
@@ -241,15 +250,8 @@ def run_diagnosis(
             raise
         diagnosis.interrupted = True
     readable = done - len(unreadable_reasons)
+    diagnosis.finished_files = done
 
-    if data_paths and not jobs:
-        raise NoDataReadError(
-            "no DATA found: "
-            + ", ".join(data_paths)
-            + " holds no data file ("
-            + ", ".join(sorted(FORMATS))
-            + ")"
-        )
     if data_paths and done and not readable and not diagnosis.interrupted:
         raise NoDataReadError(
             "no DATA could be read: "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import io
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -18,6 +22,9 @@ from kerasfix.loaders.keys import KeyOptions
 from kerasfix.options import DiagnoseOptions
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# stdout's reader went away (`kerasfix diagnose ... | head`): what a Unix tool killed by
+# SIGPIPE reports to its shell.
+EXIT_BROKEN_PIPE = 141
 
 app = typer.Typer(
     name="kerasfix",
@@ -57,7 +64,14 @@ def _stderr(message: str) -> None:
 def _handle(action: Callable[[], int], show_traceback: bool) -> NoReturn:
     """The one error handler: user problems exit 2, Ctrl-C 130, kerasfix bugs 3."""
     try:
-        code = action()
+        with _terminate_as_interrupt():
+            code = action()
+    except BrokenPipeError:
+        # Quietly, and with nothing more for Python to flush into the closed pipe at exit.
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
     except KerasfixError as exc:
         _stderr(f"error: {exc}")
         code = exc.exit_code
@@ -74,6 +88,24 @@ def _handle(action: Callable[[], int], show_traceback: bool) -> NoReturn:
         )
         code = EXIT_INTERNAL
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, `timeout`) cleans up exactly as Ctrl-C does: workers
+    stopped, no partial file left, the finished part reported, exit 130."""
+
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _use_color() -> bool:
@@ -274,12 +306,9 @@ def diagnose(
         else:
             sys.stdout.write(RENDERERS[output_format.value](report, _use_color()))
         if diagnosis.interrupted:
-            done = report.readable_files + sum(
-                1 for r in report.results if r.role == "file" and r.findings
-            )
             _stderr(
-                f"interrupted: the report holds the files finished ({done} of "
-                f"{diagnosis.total_files})"
+                "interrupted: the report holds the files finished "
+                f"({diagnosis.finished_files} of {diagnosis.total_files})"
             )
             return EXIT_INTERRUPTED
         return _exit_code(report, options.fail_on)
@@ -443,18 +472,9 @@ def repair(
         return _exit_for(left, diagnosis.report, options.fail_on, model_only=True)
 
     def run() -> int:
-        import signal
-
         from kerasfix.report import repair as render
 
-        def terminated(signum: int, frame: object) -> None:
-            raise KeyboardInterrupt  # the same clean-up as Ctrl-C: no partial file left
-
-        previous = signal.signal(signal.SIGTERM, terminated)
-        try:
-            return repair_run(render)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        return repair_run(render)
 
     _handle(run, show_traceback)
 

@@ -18,6 +18,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -42,9 +43,16 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+READY = "ready"  # a worker's first message: started, and its imports done
+# Workers that die before they are ready, in a row, before the run gives up (exit 3): a
+# broken installation, not a bad file.
+MAX_START_FAILURES = 3
+
+
 def _worker_main(conn: Connection, work: Work, context: Any) -> None:
     # Ctrl-C reaches the whole process group; the parent decides what stops, and kills us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn.send((READY, True, None))
     while True:
         try:
             message = conn.recv()
@@ -64,17 +72,23 @@ def _worker_main(conn: Connection, work: Work, context: Any) -> None:
 class _Worker:
     process: BaseProcess
     conn: Connection
+    ready: bool = False
     index: int | None = None  # the job it is running
-    started: float = 0.0
+    started: float = 0.0  # when that job was handed over
 
 
 class _Pool:
     def __init__(self, work: Work, context: Any, size: int) -> None:
         self._mp = multiprocessing.get_context("forkserver")
-        self._mp.set_forkserver_preload(["kerasfix.api"])
+        # "__main__" too: the server imports the main script once, so each forked worker finds
+        # it already imported instead of importing it again (typer, rich: ~0.3 s a worker).
+        self._mp.set_forkserver_preload(["__main__", "kerasfix.api"])
         self._work = work
         self._context = context
-        self.workers = [self._spawn() for _ in range(size)]
+        self.start_failures = 0
+        self.workers: list[_Worker] = []
+        with _sigint_ignored():
+            self.workers = [self._spawn() for _ in range(size)]
 
     def _spawn(self) -> _Worker:
         parent, child = self._mp.Pipe()
@@ -87,7 +101,17 @@ class _Pool:
 
     def replace(self, worker: _Worker) -> None:
         self.kill(worker)
-        self.workers[self.workers.index(worker)] = self._spawn()
+        if not worker.ready:
+            self.start_failures += 1
+            if self.start_failures >= MAX_START_FAILURES:
+                raise RuntimeError(
+                    f"worker processes die as they start ({_died(worker)}); "
+                    "is kerasfix installed correctly?"
+                )
+        else:
+            self.start_failures = 0
+        with _sigint_ignored():
+            self.workers[self.workers.index(worker)] = self._spawn()
 
     @staticmethod
     def kill(worker: _Worker) -> None:
@@ -104,6 +128,20 @@ class _Pool:
         for worker in self.workers:
             worker.process.join(0.5 if worker.index is None else 0)
             self.kill(worker)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start processes with Ctrl-C ignored: the fork server inherits that, and a Ctrl-C while
+    it imports would print its traceback. The parent checks for Ctrl-C right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _died(worker: _Worker) -> str:
@@ -125,49 +163,66 @@ def run_local(
     failed: Failed,
 ) -> Iterator[Any]:
     """Yield one result per job, in the order they complete. A job whose worker crashes,
-    raises or runs past `timeout` seconds yields `failed(job, reason)` instead."""
+    raises or runs past `timeout` seconds (counted from when a started worker takes it)
+    yields `failed(job, reason)` instead; a worker that dies while idle is replaced and
+    costs nothing."""
     if not jobs:
         return
     pool = _Pool(work, context, min(size, len(jobs)))
     queue = deque(range(len(jobs)))
-    running = 0
+    finished = 0
     try:
-        while queue or running:
+        while finished < len(jobs):
             for worker in pool.workers:
-                if worker.index is None and queue:
-                    worker.index = queue.popleft()
-                    worker.started = time.monotonic()
-                    worker.conn.send((worker.index, jobs[worker.index]))
-                    running += 1
+                if worker.ready and worker.index is None and queue:
+                    index = queue.popleft()
+                    try:
+                        worker.conn.send((index, jobs[index]))
+                    except OSError:  # it died while idle: the job goes to another worker
+                        queue.appendleft(index)
+                        continue
+                    worker.index, worker.started = index, time.monotonic()
             busy = [w for w in pool.workers if w.index is not None]
             wait_for = None
-            if timeout is not None:
+            if timeout is not None and busy:
                 now = time.monotonic()
                 wait_for = max(0.0, min(w.started + timeout - now for w in busy))
-            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], wait_for)
-            for worker in busy:
-                index = worker.index
-                assert index is not None
-                if worker.conn in ready:
-                    try:
-                        done, ok, value = worker.conn.recv()
-                    except (EOFError, OSError):
-                        ready.append(worker.process.sentinel)
-                    else:
-                        worker.index = None
-                        running -= 1
-                        yield value if ok else failed(jobs[done], f"kerasfix failed: {value}")
+            wait(
+                [w.conn for w in pool.workers] + [w.process.sentinel for w in pool.workers],
+                wait_for,
+            )
+            for worker in list(pool.workers):
+                message = None
+                try:
+                    if worker.conn.poll():
+                        message = worker.conn.recv()
+                except (EOFError, OSError):
+                    message = None
+                if message is not None:
+                    tag, ok, value = message
+                    if tag == READY:
+                        worker.ready = True
                         continue
-                if worker.process.sentinel in ready:
+                    worker.index = None
+                    finished += 1
+                    yield value if ok else failed(jobs[tag], f"kerasfix failed: {value}")
+                    continue
+                running = worker.index
+                if not worker.process.is_alive():
                     worker.process.join(1)
                     reason = _died(worker)
-                elif timeout is not None and time.monotonic() - worker.started >= timeout:
+                elif (
+                    running is not None
+                    and timeout is not None
+                    and time.monotonic() - worker.started >= timeout
+                ):
                     reason = f"reading it took longer than --file-timeout {timeout:g} s"
                 else:
                     continue
                 worker.index = None
-                running -= 1
                 pool.replace(worker)
-                yield failed(jobs[index], reason)
+                if running is not None:
+                    finished += 1
+                    yield failed(jobs[running], reason)
     finally:
         pool.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
+def cluster() -> Iterator[Any]:
     """A real LocalCluster on loopback: worker processes, no dashboard."""
     with distributed.LocalCluster(
         n_workers=2,
@@ -26,7 +27,19 @@ def scheduler() -> Iterator[str]:
         host="127.0.0.1",
         dashboard_address=None,
     ) as cluster:
-        yield cluster.scheduler_address
+        yield cluster
+
+
+@pytest.fixture
+def scheduler(cluster: Any) -> str:
+    address: str = cluster.scheduler_address
+    return address
+
+
+def _tasks_run(cluster: Any) -> int:
+    """How many kerasfix tasks reached memory (finished) on the cluster's scheduler."""
+    prefix = cluster.scheduler.task_prefixes.get("kerasfix")
+    return 0 if prefix is None else int(prefix.state_counts.get("memory", 0))
 
 
 def _folder(root: Path) -> Path:
@@ -45,12 +58,14 @@ def _folder(root: Path) -> Path:
 
 
 def test_a_cluster_run_gives_the_same_json_report_as_a_local_run(
-    tmp_path: Path, scheduler: str
+    tmp_path: Path, cluster: Any, scheduler: str
 ) -> None:
     data = _folder(tmp_path)
     args = ["diagnose", MODEL, str(data), "--format", "json", "--no-trace"]
     local = run_subprocess(args)
+    before = _tasks_run(cluster)
     remote = run_subprocess([*args, "--scheduler", scheduler])
+    assert _tasks_run(cluster) - before == 7  # every file ran on the cluster
     assert (remote.returncode, local.returncode) == (1, 1)
     assert remote.stdout == local.stdout
     codes = sorted(f["code"] for r in json.loads(local.stdout)["results"] for f in r["findings"])

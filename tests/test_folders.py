@@ -189,8 +189,14 @@ def test_ctrl_c_reports_the_finished_files_and_exits_130(tmp_path: Path) -> None
     with _held(data / "zz-held.npz") as reader_blocked:
         proc = _kerasfix("diagnose", MODEL, str(data), "--format", "json", "--jobs", "1")
         reader_blocked()  # the three shards before it are done
+        # The workers did three files without TensorFlow: none is mapped into them.
+        workers = _workers(proc.pid)
+        assert workers
+        for worker in workers:
+            assert "tensorflow" not in Path(f"/proc/{worker}/maps").read_text()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
+        _assert_gone(workers)
     assert proc.returncode == 130
     report = json.loads(out)
     assert {r["path"] for r in report["results"]} == {
@@ -200,7 +206,67 @@ def test_ctrl_c_reports_the_finished_files_and_exits_130(tmp_path: Path) -> None
         "kerasfix: interrupted: the report holds the files finished (3 of 4)"
     )
     assert "Traceback" not in err
-    assert _workers(proc.pid) == []
+
+
+def _assert_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    for pid in pids:
+        while Path(f"/proc/{pid}").exists():
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state == "Z":
+                break  # dead, waiting to be reaped
+            assert time.monotonic() < deadline, f"worker {pid} outlived kerasfix"
+            time.sleep(0.05)
+
+
+def test_sigterm_stops_diagnose_like_ctrl_c_and_leaves_no_worker(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _shards(data, 2)
+    with _held(data / "zz-held.npz") as reader_blocked:
+        proc = _kerasfix("diagnose", MODEL, str(data), "--format", "jsonl", "--jobs", "1")
+        reader_blocked()
+        workers = _workers(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        _assert_gone(workers)
+    assert proc.returncode == 130
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 5 and "summary" in lines[-1]
+    assert "Traceback" not in err
+
+
+def test_ignore_and_select_apply_to_unreadable_files_too(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    paths = _shards(data, 2)
+    paths[1].write_bytes(b"not a zip")
+    run_cli(["diagnose", MODEL, str(data)], 1)
+    run_cli(["diagnose", MODEL, str(data), "--ignore", "KF001"], 0)
+    run_cli(["diagnose", MODEL, str(data), "--select", "KF1"], 0)
+
+
+def test_file_timeout_counts_only_the_files_own_time(tmp_path: Path) -> None:
+    # Worker start-up (a fork server importing kerasfix) is not the file's time.
+    _shards(tmp_path / "data", 4)
+    run_cli(["diagnose", MODEL, str(tmp_path / "data"), "--file-timeout", "2", "--jobs", "2"], 0)
+
+
+def test_a_closed_stdout_stops_kerasfix_quietly(tmp_path: Path) -> None:
+    _shards(tmp_path / "data", 300)
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            "set -o pipefail; "
+            f"'{sys.executable}' -m kerasfix diagnose '{MODEL}' '{tmp_path / 'data'}' "
+            "--format jsonl --jobs 1 | head -1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(done.stdout)["role"] in ("x", "y")
+    assert done.stderr == ""
+    assert done.returncode == 141
 
 
 def test_glob_and_exclude_choose_files_by_name_or_relative_path(tmp_path: Path) -> None:
@@ -298,6 +364,27 @@ def test_repair_resumes_skipping_outputs_whose_manifest_entry_and_sha256_match(
     assert "resumed" not in again["s1.npz"] and "resumed" not in again["s2.npz"]
     assert again["s1.npz"]["sha256_output"] == first["s1.npz"]["sha256_output"]
     assert again["s2.npz"]["sha256_input"] != first["s2.npz"]["sha256_input"]
+
+
+def test_resume_rewrites_a_file_whose_kept_rows_changed_through_its_labels(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    x = np.arange(80, dtype="float32").reshape(8, 10)
+    y = (np.arange(8) % 2).astype("float32").reshape(8, 1)
+    np.save(data / "x.npy", x)
+    out = tmp_path / "out"
+    for nan_row in (3, 6):
+        labels = y.copy()
+        labels[nan_row, 0] = np.nan
+        np.save(data / "y.npy", labels)
+        run_cli(["repair", MODEL, str(data), "--out", str(out), "--unsafe-fixes"], 0)
+    manifest = json.loads((out / "kerasfix-repair.json").read_text())
+    assert not any(entry.get("resumed") for entry in manifest["files"])
+    kept = np.delete(np.arange(8), 6)
+    np.testing.assert_array_equal(np.load(out / "x.npy")[..., 0], x[kept])
+    np.testing.assert_array_equal(np.load(out / "y.npy"), y[kept])
 
 
 def test_an_interrupted_repair_resumes_from_its_journal(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -123,6 +124,8 @@ def _write_file(
     file: FilePlan, diagnosis: Diagnosis, keeps: dict[tuple[str, str | None], Array], out_dir: str
 ) -> dict[str, Any]:
     entry = _write(file, diagnosis, keeps, out_dir)
+    entry["rows_kept_sha256"] = _rows_kept(file, keeps)
+    entry["kerasfix_version"] = __version__
     dropped = {
         str(key): _row_count(diagnosis.files[path].arrays[key or ""])
         - int(keep[: _row_count(diagnosis.files[path].arrays[key or ""])].sum())
@@ -195,7 +198,7 @@ def apply_plan(
         for file in plan.files:
             if not file.actions:
                 continue
-            entry = _resumable(file, done.get(file.output), plan.out_dir)
+            entry = _resumable(file, done.get(file.output), plan.out_dir, _rows_kept(file, keeps))
             if entry is None:
                 entry = _write_file(file, diagnosis, keeps, plan.out_dir)
                 _journal(plan.out_dir, entry)
@@ -258,12 +261,37 @@ def _previous_entries(out_dir: str) -> dict[str, dict[str, Any]]:
     return entries
 
 
-def _resumable(file: FilePlan, entry: dict[str, Any] | None, out_dir: str) -> dict[str, Any] | None:
+def _rows_kept(file: FilePlan, keeps: dict[tuple[str, str | None], Array]) -> str | None:
+    """A fingerprint of the rows this file keeps: they depend on its row group's other files
+    too (a NaN in y.npy drops that row of x.npy), which the file's own hashes do not show."""
+    # By distinct mask, not by key: writing adds the file's other per-sample arrays under the
+    # same mask, and the fingerprint must read the same before and after.
+    masks = sorted(
+        {
+            np.packbits(keep).tobytes() + len(keep).to_bytes(8, "little")
+            for (p, _), keep in keeps.items()
+            if p == file.path
+        }
+    )
+    if not masks:
+        return None
+    digest = hashlib.sha256()
+    for mask in masks:
+        digest.update(mask)
+    return digest.hexdigest()
+
+
+def _resumable(
+    file: FilePlan, entry: dict[str, Any] | None, out_dir: str, rows_kept: str | None
+) -> dict[str, Any] | None:
     """The earlier entry, when the output it describes is still there, byte for byte, and
-    came from this very input by these very actions: then the file need not be written."""
+    came from this very input by these very actions, keeping the same rows, written by this
+    kerasfix version: then the file need not be written again."""
     if entry is None or entry.get("input") != file.path:
         return None
     if entry.get("actions") != [a.to_dict() for a in file.actions]:
+        return None
+    if entry.get("rows_kept_sha256") != rows_kept or entry.get("kerasfix_version") != __version__:
         return None
     final = os.path.join(out_dir, file.output)
     try:
@@ -339,8 +367,10 @@ def verify(
         y_file = by_input.get(os.path.realpath(options.y_file), options.y_file)
     same_bytes = frozenset(os.path.realpath(o) for o, f in written.items() if f.header_only)
     # The outputs are named one by one: --glob/--exclude chose the inputs, not these.
+    # Outputs are read here, where they were written: not on a --scheduler cluster, whose
+    # workers may not see --out.
     check = dataclasses.replace(
-        options, y_file=y_file, values_known=same_bytes, globs=(), excludes=()
+        options, y_file=y_file, values_known=same_bytes, globs=(), excludes=(), scheduler=None
     )
     data = [p for p in claimed if y_file is None or os.path.realpath(p) != os.path.realpath(y_file)]
     report = run_diagnosis(model_path, data, check).report

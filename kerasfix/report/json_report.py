@@ -109,17 +109,18 @@ class JsonlStream:
         self._written: set[tuple[str, str | None, str]] = set()
 
     def _write(self, results: list[FileResult]) -> None:
-        lines = []
+        lines, idents = [], []
         for result in sorted(results, key=FileResult.sort_key):
             ident = (result.path, result.key, result.role)
             if ident in self._written or os.path.realpath(result.path) in self._deferred:
                 continue
-            self._written.add(ident)
+            idents.append(ident)
             result.findings.sort(key=Finding.sort_key)
             lines.append(json.dumps(result_dict(result), sort_keys=True) + "\n")
         if lines:
             self._out.write("".join(lines))
             self._out.flush()
+        self._written.update(idents)  # only once written: a Ctrl-C above loses nothing
 
     def started(self, total: int, model_result: FileResult | None) -> None:
         if model_result is not None:
