@@ -7,9 +7,9 @@ worker, watches the worker's pipe *and* its process sentinel, and replaces a wor
 or was killed. `concurrent.futures.ProcessPoolExecutor` cannot do this: one dead worker breaks
 the whole pool, and it has no per-task timeout.
 
-Workers come from a fork server whose only preload is kerasfix's library: they start without
-TensorFlow (and import it themselves only if a check needs it), and forking them is safe even
-when the parent has already imported TensorFlow and its threads.
+Workers are forked from the parent while it holds no TensorFlow and no other Python thread
+(the CLI's usual state), otherwise from a fork server whose preload is kerasfix's library:
+either way they start without TensorFlow, and import it only if a check needs it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -52,6 +53,8 @@ MAX_START_FAILURES = 3
 def _worker_main(conn: Connection, work: Work, context: Any) -> None:
     # Ctrl-C reaches the whole process group; the parent decides what stops, and kills us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the CLI's SIGTERM-as-Ctrl-C handler: plain termination here.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     conn.send((READY, True, None))
     while True:
         try:
@@ -79,10 +82,7 @@ class _Worker:
 
 class _Pool:
     def __init__(self, work: Work, context: Any, size: int) -> None:
-        self._mp = multiprocessing.get_context("forkserver")
-        # "__main__" too: the server imports the main script once, so each forked worker finds
-        # it already imported instead of importing it again (typer, rich: ~0.3 s a worker).
-        self._mp.set_forkserver_preload(["__main__", "kerasfix.api"])
+        self._mp = _start_method()
         self._work = work
         self._context = context
         self.start_failures = 0
@@ -128,6 +128,24 @@ class _Pool:
         for worker in self.workers:
             worker.process.join(0.5 if worker.index is None else 0)
             self.kill(worker)
+
+
+def _start_method() -> Any:  # ForkContext | ForkServerContext
+    """fork while it is safe: instant, and the workers share the imports already done (a
+    fork server imports kerasfix again, ~0.5 s). It is not safe once the parent runs other
+    Python threads or has TensorFlow loaded (its thread pools do not survive a fork): then a
+    fork server, started clean."""
+    if (
+        sys.platform == "linux"
+        and "tensorflow" not in sys.modules
+        and threading.active_count() == 1
+    ):
+        return multiprocessing.get_context("fork")
+    server = multiprocessing.get_context("forkserver")
+    # "__main__" too: the server imports the main script once, so each forked worker finds it
+    # already imported instead of importing it again (typer, rich: ~0.3 s a worker).
+    server.set_forkserver_preload(["__main__", "kerasfix.api"])
+    return server
 
 
 @contextlib.contextmanager

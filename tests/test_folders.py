@@ -88,14 +88,26 @@ def _ppid(pid: int) -> int:
 
 
 def _workers(root: int) -> list[int]:
-    """kerasfix's worker processes: children of its fork server, itself a child of root."""
-    pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    """kerasfix's worker processes: root's descendants running its own command line (forked
+    from it, directly or through a fork server), not the fork server itself."""
     parents = {}
-    for pid in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            parents[pid] = _ppid(pid)
-    servers = {pid for pid, parent in parents.items() if parent == root}
-    return [pid for pid, parent in parents.items() if parent in servers]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                parents[int(entry)] = _ppid(int(entry))
+    tree, frontier = set(), [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        tree.update(children)
+        frontier.extend(children)
+    command = Path(f"/proc/{root}/cmdline").read_bytes()
+    workers = []
+    for pid in sorted(tree):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == command:
+                workers.append(pid)
+    return workers
 
 
 def test_one_corrupt_shard_among_1000_is_one_kf001_and_999_full_results(tmp_path: Path) -> None:
