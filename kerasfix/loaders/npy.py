@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import io
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -23,22 +25,45 @@ def read_header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     fh.seek(start)
     try:
         version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(
-                fh, max_header_size=MAX_HEADER_BYTES
-            )
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(
-                fh, max_header_size=MAX_HEADER_BYTES
-            )
-        else:
+        if version not in ((1, 0), (2, 0), (3, 0)):
             raise DataReadError(f"unsupported .npy format version {version}")
+        size_bytes = fh.read(2 if version == (1, 0) else 4)
+        length = int.from_bytes(size_bytes, "little")
+        header = fh.read(min(length, MAX_HEADER_BYTES + 1))
+        if len(header) < min(length, MAX_HEADER_BYTES + 1):
+            raise DataReadError(
+                "a corrupt .npy header (EOF: reading array header, "
+                f"expected {length} bytes got {len(header)})"
+            )
+        if length > MAX_HEADER_BYTES:
+            raise DataReadError(
+                f"a corrupt .npy header (it claims {length} bytes; the limit is {MAX_HEADER_BYTES})"
+            )
+        shape, fortran, dtype = _parse_header(version, size_bytes + header)
     except DataReadError:
         raise
     except Exception as exc:  # numpy raises ValueError, OverflowError, IndexError, TokenError...
         raise DataReadError(f"a corrupt .npy header ({_first_line(exc)})") from None
     if any(d < 0 for d in shape):
         raise DataReadError(f"a corrupt .npy header (negative dimension in {shape})")
+    return shape, fortran, dtype
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_header(
+    version: tuple[int, int], header: bytes
+) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """numpy's own (safe) parser, memoised: a folder of shards repeats the same few headers,
+    and each parse costs a literal_eval."""
+    stream = io.BytesIO(header)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(
+            stream, max_header_size=MAX_HEADER_BYTES
+        )
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(
+            stream, max_header_size=MAX_HEADER_BYTES
+        )
     return tuple(int(d) for d in shape), bool(fortran), dtype
 
 

@@ -52,19 +52,23 @@ def read_npz(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
                     info.compress_size, 1
                 ):
                     raise DataReadError(f"member {key!r} inflates past {MAX_RATIO}x (a zip bomb)")
-                with archive.open(info) as member:
-                    head = member.read(HEADER_READ_BYTES)
+                start = None
+                if info.compress_type == zipfile.ZIP_STORED and archive.fp is not None:
+                    start = _data_start(archive.fp, info)
+                if start is not None and archive.fp is not None:
+                    # Stored: the header is right there; no decompressor, no CRC pass.
+                    archive.fp.seek(start)
+                    head = archive.fp.read(min(HEADER_READ_BYTES, info.file_size))
+                else:
+                    with archive.open(info) as member:
+                        head = member.read(HEADER_READ_BYTES)
                 stream = io.BytesIO(head)
                 try:
                     shape, fortran, dtype = read_header(stream)
                 except DataReadError as exc:
                     raise DataReadError(f"member {key!r}: {exc.reason}") from None
                 check_declared_size(shape, dtype, info.file_size - stream.tell(), f"member {key!r}")
-                raw = None
-                if info.compress_type == zipfile.ZIP_STORED and archive.fp is not None:
-                    start = _data_start(archive.fp, info)
-                    if start is not None:
-                        raw = (start + stream.tell(), fortran)
+                raw = None if start is None else (start + stream.tell(), fortran)
                 ref = ref_from_header(path, key, shape, dtype, allow_pickle, raw=raw)
                 if dtype.hasobject:  # only reached with --allow-pickle
                     ref = describe_object_member(path, key)
