@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext, kf2_values
 from kerasfix.checks.catalog import known_token
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
+from kerasfix.checks.kf5_datasets import DatasetContext, for_image_folder
 from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
 from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
@@ -98,7 +99,7 @@ def run_diagnosis(model_path: str, data_paths: list[str], options: DiagnoseOptio
     for path in paths:
         if os.path.realpath(path) in consumed:
             continue
-        file = read_data_file(path, options.allow_pickle, _table_label(options))
+        file = read_data_file(path, options.allow_pickle, _table_label(options), options.image_size)
         files += 1
         if file.error is not None:
             unreadable_reasons.append((path, file.error))
@@ -136,6 +137,10 @@ def run_diagnosis(model_path: str, data_paths: list[str], options: DiagnoseOptio
             "no DATA could be read: "
             + "; ".join(f"{path}: {reason}" for path, reason in unreadable_reasons)
         )
+    if readable:  # KF501-KF503: once per run, after the per-file checks
+        from kerasfix.augment import check_augmentation
+
+        results.extend(check_augmentation(contract, options, diagnosis.groups, diagnosis.files))
     results = _merge(results)
     for result in results:
         result.findings = [f for f in result.findings if _selected(f, options)]
@@ -230,7 +235,10 @@ def _check_file(
             for check in CHECKS if not ref.ragged else ():
                 if check.scope == "input":
                     result.findings.extend(check.run(InputContext(contract, options, ref, inp)))
-            _check_values(contract, options, result, ref, "input_values", input=inp)
+            if file.survey is None:  # image pixels are never decoded (header survey only)
+                _check_values(contract, options, result, ref, "input_values", input=inp)
+            else:
+                result.findings = [for_image_folder(f, options) for f in result.findings]
             result.findings = [
                 _with_model_patch(contract, options, inp, f) for f in result.findings
             ]
@@ -257,6 +265,8 @@ def _check_file(
     for check in CHECKS:
         if check.scope == "group":
             anchor.findings.extend(check.run(GroupContext(contract, options, group)))
+        elif check.scope == "dataset" and file.survey is not None:  # KF504/KF505
+            anchor.findings.extend(check.run(DatasetContext(contract, options, file)))
     results.extend(by_key.values())
     missing = [i.name for i in contract.inputs if i.name not in group.x]
     if missing and not label_file:

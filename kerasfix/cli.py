@@ -131,6 +131,34 @@ AllowPickleOpt = Annotated[
 TrustModelOpt = Annotated[
     bool, typer.Option("--trust-model", help="Allow running code the model holds.")
 ]
+AugmentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--augment",
+        help="FILE.py:FUNC, an augmentation taking and returning (x, y); runs that code "
+        "in-process (KF501-KF503).",
+    ),
+]
+DrawsOpt = Annotated[
+    int, typer.Option("--draws", min=1, max=1000, help="Seeded augmentation draws.")
+]
+ImageSizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--image-size",
+        help="HxW image folders are resized to, as image_dataset_from_directory (default 256x256).",
+    ),
+]
+
+
+def _image_size(value: str | None) -> tuple[int, int] | None:
+    """`--image-size 28x28` -> (28, 28), as image_size=(height, width)."""
+    if value is None:
+        return None
+    height, sep, width = value.lower().partition("x")
+    if not sep or not height.isdigit() or not width.isdigit() or not int(height) or not int(width):
+        raise typer.BadParameter(f"{value!r} is not HxW, e.g. 224x224", param_hint="--image-size")
+    return int(height), int(width)
 
 
 def _options(
@@ -143,6 +171,9 @@ def _options(
     fail_on: FailOn,
     allow_pickle: bool,
     trust_model: bool,
+    augment: str | None = None,
+    draws: int = 8,
+    image_size: str | None = None,
     **sequences: Any,
 ) -> DiagnoseOptions:
     """The one option set diagnose and repair share, from their common flags."""
@@ -155,6 +186,9 @@ def _options(
         fail_on=_FAIL_ON[fail_on],
         allow_pickle=allow_pickle,
         trust_model=trust_model,
+        augment=augment,
+        draws=draws,
+        image_size=_image_size(image_size),
         **sequences,
     )
 
@@ -175,6 +209,9 @@ def diagnose(
     fail_on: FailOnOpt = FailOn.error,
     allow_pickle: AllowPickleOpt = False,
     trust_model: TrustModelOpt = False,
+    augment: AugmentOpt = None,
+    draws: DrawsOpt = 8,
+    image_size: ImageSizeOpt = None,
     trace: Annotated[
         bool,
         typer.Option(
@@ -196,6 +233,9 @@ def diagnose(
         fail_on,
         allow_pickle,
         trust_model,
+        augment,
+        draws,
+        image_size,
         trace_model=trace,
     )
 
@@ -272,6 +312,9 @@ def repair(
     fail_on: FailOnOpt = FailOn.error,
     allow_pickle: AllowPickleOpt = False,
     trust_model: TrustModelOpt = False,
+    augment: AugmentOpt = None,
+    draws: DrawsOpt = 8,
+    image_size: ImageSizeOpt = None,
     show_traceback: TracebackOpt = False,
 ) -> None:
     """Write repaired copies of DATA into --out, with a manifest, and check them again."""
@@ -287,6 +330,9 @@ def repair(
         fail_on,
         allow_pickle,
         trust_model,
+        augment,
+        draws,
+        image_size,
         pad_value=pad_value,
         padding=padding.value,
         truncating=truncating.value,
