@@ -48,7 +48,7 @@ sys.stderr.write("DECODED=%d\\n" % n)
 def generate(folder: Path, count: int) -> None:
     from PIL import Image
 
-    marker = folder / f".complete-{count}"
+    marker = folder.parent / f"{folder.name}.complete-{count}"
     if marker.exists():
         return
     rng = np.random.default_rng(0)
@@ -127,9 +127,9 @@ def main() -> None:
         f"{rows}\n\n"
         f"kerasfix surveys the folder **{speedup:.1f}x** faster than decoding it with "
         "`load_img` (goal: at least 10x); TensorFlow imported by kerasfix: "
-        f"{'yes' if tf_imported else 'no'}. It reads each image's header with Pillow "
-        "(size, mode) and checks that the file ends with its format's end marker; it decodes "
-        "no pixels.\n\n"
+        f"{'yes' if tf_imported else 'no'}. It reads each image's first 4 KiB (the PNG "
+        "IHDR or JPEG frame header: size and channels; Pillow reads any other header) and "
+        "last 64 bytes (the format's end marker, for truncation); it decodes no pixels.\n\n"
         "The baseline is `python -c` of a script that imports keras and runs "
         "`keras.utils.img_to_array(keras.utils.load_img(path))` on every file in sorted order "
         "(`img_to_array` forces the decode; `load_img` alone leaves an RGB JPEG lazy). "

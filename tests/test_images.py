@@ -135,3 +135,61 @@ def test_inputs_are_left_untouched(tmp_path: Path) -> None:
     _report([str(tmp_path / "images"), "--image-size", "8x8"])
     after = {p: p.read_bytes() for p in (tmp_path / "images").rglob("*") if p.is_file()}
     assert before == after
+
+
+def _variants(tmp_path: Path) -> list[Path]:
+    pixels = np.arange(12 * 10 * 4, dtype=np.uint8).reshape(10, 12, 4)
+    made: list[tuple[str, Image.Image, dict[str, Any]]] = [
+        ("l.png", Image.fromarray(pixels[..., 0], "L"), {}),
+        ("rgb.png", Image.fromarray(pixels[..., :3], "RGB"), {}),
+        ("rgba.png", Image.fromarray(pixels, "RGBA"), {}),
+        ("la.png", Image.fromarray(pixels[..., :3], "RGB").convert("LA"), {}),
+        ("p.png", Image.fromarray(pixels[..., :3], "RGB").convert("P"), {}),
+        ("p-trns.png", Image.fromarray(pixels[..., :3], "RGB").convert("P"), {"transparency": 0}),
+        ("i16.png", Image.fromarray(pixels[..., 0].astype(np.uint16) * 200), {}),
+        ("l.jpg", Image.fromarray(pixels[..., 0], "L"), {}),
+        ("rgb.jpg", Image.fromarray(pixels[..., :3], "RGB"), {}),
+        ("progressive.jpg", Image.fromarray(pixels[..., :3], "RGB"), {"progressive": True}),
+        (
+            "exif.jpg",
+            Image.fromarray(pixels[..., :3], "RGB"),
+            {"exif": b"Exif\x00\x00" + b"x" * 9000},
+        ),
+        ("cmyk.jpg", Image.fromarray(pixels, "RGBA").convert("CMYK"), {}),
+        ("rgb.gif", Image.fromarray(pixels[..., :3], "RGB"), {}),
+        ("rgb.bmp", Image.fromarray(pixels[..., :3], "RGB"), {}),
+    ]
+    paths = []
+    for name, picture, options in made:
+        picture.save(tmp_path / name, **options)
+        paths.append(tmp_path / name)
+    return paths
+
+
+def test_the_fast_header_path_agrees_with_pillow(tmp_path: Path) -> None:
+    from kerasfix.loaders.images import MODE_CHANNELS, _pillow_header, read_header
+
+    for path in _variants(tmp_path):
+        with open(path, "rb") as fh:
+            width, height, mode, fmt = _pillow_header(fh)
+        fast = read_header(str(path))
+        assert fast[:2] == (width, height) == (12, 10), path.name
+        assert fast[3] == fmt, path.name
+        assert MODE_CHANNELS[fast[2]] == MODE_CHANNELS[mode], path.name
+
+
+def test_a_pixel_bomb_and_a_link_are_unreadable_samples(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    _image(tmp_path / "cat" / "0.png")
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    (tmp_path / "cat" / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + end)
+    (tmp_path / "cat" / "link.png").symlink_to(tmp_path / "cat" / "0.png")
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    (finding,) = report["results"][0]["findings"]
+    assert finding["code"] == "KF505"
+    assert finding["details"]["reasons"]["cat/bomb.png"].startswith("too many pixels")
+    assert "symbolic link" in finding["details"]["reasons"]["cat/link.png"]
