@@ -16,13 +16,12 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from benchdoc import KERASFIX, replace_section
+from benchdoc import KERASFIX, replace_section, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -76,12 +75,6 @@ def model(path: Path) -> None:
     built.save(path)
 
 
-def timed(cmd: list[str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    return time.perf_counter() - start, done.stderr
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=10_000)
@@ -100,7 +93,7 @@ def main() -> None:
     notes: dict[str, str] = {}
     for _ in range(args.runs):
         for name, cmd in (("kerasfix", ours), ("load_img", floor)):
-            seconds, stderr = timed(cmd)
+            seconds, stderr = timed(cmd, ROOT)
             times[name].append(seconds)
             notes[name] = stderr
             print(f"{name}: {seconds:.2f} s", file=sys.stderr)

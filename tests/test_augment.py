@@ -133,3 +133,13 @@ def test_augmentation_runs_on_image_folders(tmp_path: Path) -> None:
     (finding,) = _findings(outcome.stdout)
     assert finding["code"] == "KF502"
     assert "(4, 6, 8, 3)" in finding["what"]
+
+
+@pytest.mark.parametrize(
+    ("case", "codes"),
+    [("augment/healthy", set()), ("augment/model-random-crop", {"KF502"})],
+)
+def test_augment_fixtures_yield_exactly_their_codes(case: str, codes: set[str]) -> None:
+    # The goldens are checked against the real CLI by tests/test_fixtures.py.
+    expected = json.loads((FIXTURES / case / "expected.json").read_text())
+    assert {f["code"] for r in expected["results"] for f in r["findings"]} == codes

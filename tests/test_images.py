@@ -193,3 +193,11 @@ def test_a_pixel_bomb_and_a_link_are_unreadable_samples(tmp_path: Path) -> None:
     assert finding["code"] == "KF505"
     assert finding["details"]["reasons"]["cat/bomb.png"].startswith("too many pixels")
     assert "symbolic link" in finding["details"]["reasons"]["cat/link.png"]
+
+
+def test_the_mixed_folder_fixture_yields_exactly_kf504_and_kf505() -> None:
+    # The golden is checked against the real CLI by tests/test_fixtures.py.
+    expected = json.loads((FIXTURES / "images" / "mixed" / "expected.json").read_text())
+    assert _codes(expected) == {"KF504", "KF505"}
+    (result,) = [r for r in expected["results"] if r["key"] == "x"]
+    assert result["shape"] == [7, 8, 8, 3]

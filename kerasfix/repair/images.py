@@ -76,7 +76,9 @@ def write_folder(
 ) -> dict[str, Any]:
     """Write DIR/output/<class>/...: converted images and byte copies; the manifest entry."""
     survey: ImageSurvey = data.survey
-    action = next(a for a in actions if a.action == "convert_images")
+    action = next((a for a in actions if a.action == "convert_images"), None)
+    if action is None:  # only KF504 plans writes of image folders
+        raise ValueError(f"no image conversion planned for {root}")
     size = (int(action.params["size"][0]), int(action.params["size"][1]))
     channels = int(action.params["channels"])
     infos = {info.path: info for info in survey.images}

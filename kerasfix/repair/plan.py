@@ -492,8 +492,13 @@ def plan_repair(
                         entry = (ref.path, ref.key, patch)
                         (plan.model_actions if allowed else plan.model_skipped).append(entry)
                     continue
-                if actions and _format(diagnosis, ref.path) not in WRITABLE_FORMATS:
-                    actions = []  # no writer for this format (tables): the fix stays advice
+                fmt = _format(diagnosis, ref.path)
+                if actions and (
+                    fmt not in WRITABLE_FORMATS or (fmt == "images") != (finding.code == "KF504")
+                ):
+                    # No writer for this format (tables), and an image folder is only ever
+                    # converted (KF504): the fix stays advice.
+                    actions = []
                 if not actions:
                     plan.unfixable.append((ref.path, ref.key, finding))
                     continue
