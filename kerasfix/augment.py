@@ -10,6 +10,7 @@ unless `--trust-model`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import random
@@ -61,8 +62,9 @@ def load_function(spec: str) -> Augmentation:
         raise UsageError(f"--augment {spec}: {path} is not a Python file")
     module = importlib.util.module_from_spec(loader_spec)
     try:
-        loader_spec.loader.exec_module(module)
-    except Exception as exc:  # the user's module may raise anything on import
+        with contextlib.redirect_stdout(sys.stderr):
+            loader_spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:  # the user's module may raise anything on import
         raise UsageError(f"--augment {spec}: importing {path} failed: {_one_line(exc)}") from None
     function = getattr(module, name, None)
     if not callable(function):
@@ -89,14 +91,22 @@ def _image_rows(survey: ImageSurvey, rows: int, channels: int) -> tuple[Array, A
     from PIL import Image
 
     height, width = survey.image_size
-    mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(channels, "RGB")
-    pixels, labels = [], []
-    for info in survey.images[:rows]:
-        with Image.open(os.path.join(survey.root, info.path)) as image:
-            converted = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
-            array = np.asarray(converted, dtype=np.float32)
-        pixels.append(array.reshape(height, width, channels))
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}.get(channels, "RGB")
+    pixels: list[Array] = []
+    labels: list[int] = []
+    for info in survey.images:
+        if len(pixels) >= rows:
+            break
+        try:
+            with Image.open(os.path.join(survey.root, info.path)) as image:
+                converted = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+                array = np.asarray(converted, dtype=np.float32)
+        except (OSError, ValueError, SyntaxError):  # damaged data behind a good header
+            continue
+        pixels.append(array.reshape(height, width, -1))
         labels.append(info.label)
+    if not pixels:
+        return np.empty((0, height, width, channels), np.float32), np.empty((0,), np.int32)
     return np.stack(pixels), np.asarray(labels, dtype=np.int32)
 
 
@@ -179,8 +189,10 @@ def run_draws(
         y_in = None if y_batch is None else _shape(y_batch)
         _seed(seed)
         try:
-            returned = function(x_batch, y_batch)
-        except Exception as exc:  # the user's code may raise anything: a finding, not a crash
+            # stdout carries the report alone: the user's prints go to stderr.
+            with contextlib.redirect_stdout(sys.stderr):
+                returned = function(x_batch, y_batch)
+        except (Exception, SystemExit) as exc:  # the user's code: a finding, not a crash
             draws.append(Draw(index, x_in, y_in, error=_one_line(exc)))
             continue
         if not isinstance(returned, (tuple, list)) or len(returned) != 2:
@@ -206,7 +218,10 @@ def run_draws(
                 from kerasfix.model import trace
 
                 feed = x_array[:2].astype(np.float32) if x_array.dtype.kind == "f" else x_array[:2]
-                traced[x_shape[1:]] = trace.model_run_error(contract.path, feed)
+                try:
+                    traced[x_shape[1:]] = trace.model_run_error(contract.path, feed)
+                except Exception:  # Keras cannot rebuild this model: the static check stands
+                    traced[x_shape[1:]] = None
             fit_error = traced.get(x_shape[1:])
         draws.append(Draw(index, x_in, y_in, x_shape, y_shape, fit_error=fit_error))
     return AugmentRun(label, inp, tuple(draws), AUGMENT_SEED)

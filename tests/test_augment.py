@@ -143,3 +143,17 @@ def test_augment_fixtures_yield_exactly_their_codes(case: str, codes: set[str]) 
     # The goldens are checked against the real CLI by tests/test_fixtures.py.
     expected = json.loads((FIXTURES / case / "expected.json").read_text())
     assert {f["code"] for r in expected["results"] for f in r["findings"]} == codes
+
+
+def test_prints_and_exits_in_user_code_leave_the_report_intact(tmp_path: Path) -> None:
+    source = 'print("hello")\n\n\ndef augment(x, y):\n    print("draw")\n    raise SystemExit(3)\n'
+    folder = _setup(tmp_path, source)
+    outcome = run_subprocess(
+        ["diagnose", "model.keras", "train.npz", "--augment", "aug.py:augment", "--format", "json"],
+        cwd=folder,
+    )
+    assert outcome.returncode == 1
+    (finding,) = _findings(outcome.stdout)  # stdout is the JSON report alone
+    assert finding["code"] == "KF502"
+    assert "SystemExit: 3" in finding["what"]
+    assert "hello" in outcome.stderr
