@@ -7,7 +7,7 @@ folders, and bench/out/images-model.keras (Conv2D on (None, 256, 256, 3), global
 commands alternately in the same run, files in the page cache. Writes the "Image folders"
 section of docs/benchmarks.md.
 
-    .venv/bin/python bench/images.py [--images 10000] [--runs 3]
+    .venv/bin/python bench/images.py [--images 10000] [--runs 5]
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def model(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     folder = OUT / "images"
     model_path = OUT / "images-model.keras"
@@ -103,6 +103,7 @@ def main() -> None:
     ours_s = statistics.median(times["kerasfix"])
     floor_s = statistics.median(times["load_img"])
     speedup = floor_s / ours_s
+    load = os.getloadavg()[0]
     size = sum(p.stat().st_size for p in folder.rglob("*.jpg"))
     rows = "\n".join(
         f"| {label} | {statistics.median(t):.2f} | {', '.join(f'{s:.2f}' for s in t)} |"
@@ -115,7 +116,9 @@ def main() -> None:
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; {args.images:,} generated 256x256 RGB JPEGs in "
         f"{CLASSES} class folders ({size / 2**20:.0f} MiB), median of {args.runs} alternating "
-        "runs of each whole command, files in the page cache.\n\n"
+        "runs of each whole command, files in the page cache; 1-minute load average "
+        f"{load:.1f} at the end (other jobs share the cores; alternating keeps the ratio "
+        "fair).\n\n"
         "| command | median s | runs s |\n|---|---|---|\n"
         f"{rows}\n\n"
         f"kerasfix surveys the folder **{speedup:.1f}x** faster than decoding it with "
