@@ -3,6 +3,10 @@ reports its own peak memory."""
 
 from __future__ import annotations
 
+import subprocess
+import time
+from pathlib import Path
+
 
 def replace_section(text: str, title: str, body: str) -> str:
     """Swap the `## title` section of the page (or append it), keeping the others."""
@@ -33,3 +37,10 @@ KERASFIX = (
     "sys.stderr.write('EXIT=%s\\n' % code)\n"
     "sys.stderr.write('TENSORFLOW_IMPORTED=%s\\n' % ('tensorflow' in sys.modules))\n"
 ) + HWM
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
+    """A whole command's wall time, and its stderr."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    return time.perf_counter() - start, done.stderr

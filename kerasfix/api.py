@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext, kf2_values
 from kerasfix.checks.catalog import known_token
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
+from kerasfix.checks.kf5_datasets import DatasetContext, for_image_folder
 from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
 from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
@@ -77,15 +78,16 @@ def diagnose(model_path: str, data_paths: list[str], options: DiagnoseOptions) -
 class RunObserver(Protocol):
     """What a run tells its caller as it goes (the CLI streams jsonl and draws progress)."""
 
-    def started(self, total: int, model_result: FileResult | None) -> None:
-        """`total` DATA files will be checked; the model's own findings, if any."""
+    def started(self, total: int, model_result: FileResult | None, whole_run: bool) -> None:
+        """`total` DATA files will be checked; the model's own findings, if any. `whole_run`:
+        findings will still be added to finished files when the run ends (KF501-KF503)."""
 
     def file_done(self, path: str, results: list[FileResult]) -> None:
         """One DATA file (with its label sibling) is done; called in completion order."""
 
 
 class _Quiet:
-    def started(self, total: int, model_result: FileResult | None) -> None:
+    def started(self, total: int, model_result: FileResult | None, whole_run: bool) -> None:
         pass
 
     def file_done(self, path: str, results: list[FileResult]) -> None:
@@ -125,7 +127,7 @@ class FileOutcome:
 def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
     """Everything diagnose does for one DATA file; runs in a worker process on folder runs."""
     options = context.options
-    file = read_data_file(job.path, options.allow_pickle, _table_label(options))
+    file = read_data_file(job.path, options.allow_pickle, _table_label(options), options.image_size)
     if file.error is not None:
         return unreadable_file(job, file.error)
     outcome = FileOutcome(job, [], {file.path: file})
@@ -221,6 +223,11 @@ def run_diagnosis(
     model_result.findings = [f for f in model_result.findings if _selected(f, options)]
     results: list[FileResult] = [model_result]
 
+    # KF501-KF503 sample batches from every group after the run: they need them back.
+    from kerasfix.augment import wants_groups
+
+    augmenting = wants_groups(contract, options)
+    keep_files = keep_files or augmenting
     context = RunContext(contract, options, _read_label_file(options), keep_files)
     jobs = _plan_jobs(data_paths, options)
     if data_paths and not jobs:
@@ -231,7 +238,7 @@ def run_diagnosis(
             + ", ".join(sorted(FORMATS))
             + ")"
         )
-    observer.started(len(jobs), model_result if model_result.findings else None)
+    observer.started(len(jobs), model_result if model_result.findings else None, augmenting)
     unreadable_reasons: list[tuple[str, str]] = []
     done = 0
     try:
@@ -261,6 +268,12 @@ def run_diagnosis(
     # plans (and their manifests) do not depend on which worker was faster.
     order = {job.path: i for i, job in enumerate(jobs)}
     diagnosis.groups.sort(key=lambda g: order.get(g.path, len(order)))
+    if readable and augmenting:  # KF501-KF503: once, after every file
+        from kerasfix.augment import check_augmentation
+
+        for result in check_augmentation(contract, options, diagnosis.groups, diagnosis.files):
+            result.findings = [f for f in result.findings if _selected(f, options)]
+            results.append(result)
     results = _merge(results)
     results = [r for r in results if r.role != "model" or r.findings]
     report = Report(
@@ -354,7 +367,10 @@ def _check_file(
             for check in CHECKS if not ref.ragged else ():
                 if check.scope == "input":
                     result.findings.extend(check.run(InputContext(contract, options, ref, inp)))
-            _check_values(contract, options, result, ref, "input_values", input=inp)
+            if file.survey is None:  # image pixels are never decoded (header survey only)
+                _check_values(contract, options, result, ref, "input_values", input=inp)
+            else:
+                result.findings = [for_image_folder(f, options) for f in result.findings]
             result.findings = [
                 _with_model_patch(contract, options, inp, f) for f in result.findings
             ]
@@ -381,6 +397,8 @@ def _check_file(
     for check in CHECKS:
         if check.scope == "group":
             anchor.findings.extend(check.run(GroupContext(contract, options, group)))
+        elif check.scope == "dataset" and file.survey is not None:  # KF504/KF505
+            anchor.findings.extend(check.run(DatasetContext(contract, options, file)))
     results.extend(by_key.values())
     missing = [i.name for i in contract.inputs if i.name not in group.x]
     if missing and not label_file:

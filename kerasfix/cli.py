@@ -187,6 +187,34 @@ SchedulerOpt = Annotated[
         "--scheduler", help="Run the per-file work on this Dask scheduler (kerasfix[dask])."
     ),
 ]
+AugmentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--augment",
+        help="FILE.py:FUNC, an augmentation taking and returning (x, y); runs that code "
+        "in-process (KF501-KF503).",
+    ),
+]
+DrawsOpt = Annotated[
+    int, typer.Option("--draws", min=1, max=1000, help="Seeded augmentation draws.")
+]
+ImageSizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--image-size",
+        help="HxW image folders are resized to, as image_dataset_from_directory (default 256x256).",
+    ),
+]
+
+
+def _image_size(value: str | None) -> tuple[int, int] | None:
+    """`--image-size 28x28` -> (28, 28), as image_size=(height, width)."""
+    if value is None:
+        return None
+    height, sep, width = value.lower().partition("x")
+    if not sep or not height.isdigit() or not width.isdigit() or not int(height) or not int(width):
+        raise typer.BadParameter(f"{value!r} is not HxW, e.g. 224x224", param_hint="--image-size")
+    return int(height), int(width)
 
 
 def _options(
@@ -204,6 +232,9 @@ def _options(
     exclude: list[str] | None,
     file_timeout: float | None,
     scheduler: str | None,
+    augment: str | None = None,
+    draws: int = 8,
+    image_size: str | None = None,
     **sequences: Any,
 ) -> DiagnoseOptions:
     """The one option set diagnose and repair share, from their common flags."""
@@ -221,6 +252,9 @@ def _options(
         fail_on=_FAIL_ON[fail_on],
         allow_pickle=allow_pickle,
         trust_model=trust_model,
+        augment=augment,
+        draws=draws,
+        image_size=_image_size(image_size),
         **sequences,
     )
 
@@ -246,6 +280,9 @@ def diagnose(
     exclude: ExcludeOpt = None,
     file_timeout: FileTimeoutOpt = None,
     scheduler: SchedulerOpt = None,
+    augment: AugmentOpt = None,
+    draws: DrawsOpt = 8,
+    image_size: ImageSizeOpt = None,
     trace: Annotated[
         bool,
         typer.Option(
@@ -272,6 +309,9 @@ def diagnose(
         exclude,
         file_timeout,
         scheduler,
+        augment,
+        draws,
+        image_size,
         trace_model=trace,
     )
 
@@ -322,9 +362,9 @@ class _Observers:
     def __init__(self, observers: list[api.RunObserver]) -> None:
         self._observers = observers
 
-    def started(self, total: int, model_result: Any) -> None:
+    def started(self, total: int, model_result: Any, whole_run: bool) -> None:
         for observer in self._observers:
-            observer.started(total, model_result)
+            observer.started(total, model_result, whole_run)
 
     def file_done(self, path: str, results: list[Any]) -> None:
         for observer in self._observers:
@@ -408,6 +448,9 @@ def repair(
     exclude: ExcludeOpt = None,
     file_timeout: FileTimeoutOpt = None,
     scheduler: SchedulerOpt = None,
+    augment: AugmentOpt = None,
+    draws: DrawsOpt = 8,
+    image_size: ImageSizeOpt = None,
     show_traceback: TracebackOpt = False,
 ) -> None:
     """Write repaired copies of DATA into --out, with a manifest, and check them again."""
@@ -428,6 +471,9 @@ def repair(
         exclude,
         file_timeout,
         scheduler,
+        augment,
+        draws,
+        image_size,
         pad_value=pad_value,
         padding=padding.value,
         truncating=truncating.value,

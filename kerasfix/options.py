@@ -35,3 +35,9 @@ class DiagnoseOptions:
     scheduler: str | None = None
     globs: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
+    # Image-class folders: the (height, width) images are resized to, as
+    # image_dataset_from_directory(image_size=...) does; None: its default (256, 256).
+    image_size: tuple[int, int] | None = None
+    # `--augment FILE.py:FUNC` (runs the user's code: the flag is the opt-in) and its draws.
+    augment: str | None = None
+    draws: int = 8

@@ -49,6 +49,13 @@ LIGHT_COMMANDS = {
         "fixtures/KF213/positive/train.npz",
     ],
     "inspect-json": ["inspect", "fixtures/KF106/positive/model.json"],
+    "diagnose-image-folder": [
+        "diagnose",
+        "fixtures/images/mixed/model.keras",
+        "fixtures/images/mixed/images",
+        "--image-size",
+        "8x8",
+    ],
     "diagnose-length-no-trace": [
         "diagnose",
         "fixtures/KF105/positive/model.keras",

@@ -8,11 +8,22 @@ from kerasfix.checks import (
     kf2_values,
     kf3_batches,
     kf4_sequences,
+    kf5_augment,
+    kf5_datasets,
     kf6_model,
 )
 from kerasfix.checks.base import Check, GroupContext, InputContext, ModelContext, Rule
 
-_MODULES = (kf0_read, kf1_shapes, kf2_values, kf3_batches, kf4_sequences, kf6_model)
+_MODULES = (
+    kf0_read,
+    kf1_shapes,
+    kf2_values,
+    kf3_batches,
+    kf4_sequences,
+    kf5_augment,
+    kf5_datasets,
+    kf6_model,
+)
 RULES: dict[str, type[Rule]] = dict(
     sorted((rule.code, rule) for module in _MODULES for rule in module.RULES)
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kerasfix.findings import DataShape
 
@@ -48,3 +49,5 @@ class DataFile:
     format: str
     arrays: dict[str, ArrayRef] = field(default_factory=dict)
     error: str | None = None  # why the file could not be read (KF001)
+    # An image-class folder's header survey (loaders.images.ImageSurvey), for KF504/KF505.
+    survey: Any = None

@@ -7,6 +7,7 @@ the zip; an HDF5 dataset is sliced by rows.
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +28,11 @@ def _rows_per_chunk(shape: tuple[int, ...], itemsize: int) -> int:
 
 def iter_chunks(ref: ArrayRef) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
     """(first row, rows) pairs covering the array in order; a 0-d array is one chunk."""
-    if ref.path.lower().endswith((".csv", ".tsv")):
+    if os.path.isdir(ref.path):  # an image-class folder: its labels (pixels are never scanned)
+        from kerasfix.loaders.images import iter_label_chunks
+
+        yield from iter_label_chunks(ref)
+    elif ref.path.lower().endswith((".csv", ".tsv")):
         from kerasfix.loaders.csv_file import iter_csv_chunks
 
         yield from iter_csv_chunks(ref)

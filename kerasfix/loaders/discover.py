@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 from kerasfix import safeio
 from kerasfix.errors import DataReadError
-from kerasfix.loaders import csv_file, h5, npy, npz, ragged
+from kerasfix.loaders import csv_file, h5, images, npy, npz, ragged
 from kerasfix.loaders.base import ArrayRef, DataFile
 
 Reader = Callable[[str, bool], list[ArrayRef]]
@@ -57,11 +57,19 @@ def discover(
     paths: list[str], globs: tuple[str, ...] = (), excludes: tuple[str, ...] = ()
 ) -> Iterator[str]:
     """Every DATA file: files as given, folders walked in sorted order without following
-    links, keeping only the formats kerasfix reads (and what --glob/--exclude choose)."""
+    links, keeping only the formats kerasfix reads (and what --glob/--exclude choose). An
+    image-class folder is one unit."""
     seen: set[str] = set()
     for given in paths:
         if os.path.isdir(given):
             for root, dirs, files in os.walk(given):
+                if images.is_image_class_folder(root):
+                    dirs[:] = []
+                    chosen = root == given or _chosen(root, given, globs, excludes)
+                    if root not in seen and chosen:
+                        seen.add(root)
+                        yield root
+                    continue
                 dirs[:] = sorted(d for d in dirs if not _is_junk(d))
                 for name in sorted(files):
                     ext = os.path.splitext(name)[1].lower()
@@ -78,9 +86,16 @@ def discover(
             yield given
 
 
-def read_data_file(path: str, allow_pickle: bool = False, label: str | None = None) -> DataFile:
+def read_data_file(
+    path: str,
+    allow_pickle: bool = False,
+    label: str | None = None,
+    image_size: tuple[int, int] | None = None,
+) -> DataFile:
     """The arrays a file holds, or the reason it cannot be read; never raises for bad data.
-    `label`: a table's label column (--y), by name or index."""
+    `label`: a table's label column (--y), by name or index; `image_size`: --image-size."""
+    if images.is_image_class_folder(path):
+        return images.read_image_folder(path, image_size)
     ext = os.path.splitext(path)[1].lower()
     fmt, reader = FORMATS.get(ext, (ext.lstrip(".") or "unknown", None))
     result = DataFile(path=path, format=fmt)

@@ -230,3 +230,139 @@ def write_patched_model(
         "embeddings": dict(embeddings or {}),
         "same_outputs": bool(same),
     }
+
+
+# --- preprocessing and augmentation (KF501-KF503) -------------------------------------------
+
+# Layers whose output shape may differ between draws or between training and inference.
+SHAPE_CHANGING_LAYERS = frozenset({"RandomCrop", "CenterCrop", "Resizing"})
+
+
+def is_augmentation_layer(class_name: str) -> bool:
+    """Keras's random augmentation layers and the resizing/cropping layers."""
+    return class_name.startswith("Random") or class_name in SHAPE_CHANGING_LAYERS
+
+
+def augmentation_layer_names(config: Any) -> list[tuple[str, str]]:
+    """(name, class) of every augmentation layer a saved config holds, read as plain data."""
+    found: list[tuple[str, str]] = []
+    stack: list[Any] = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            class_name = node.get("class_name")
+            layer_config = node.get("config")
+            if isinstance(class_name, str) and is_augmentation_layer(class_name):
+                name = layer_config.get("name") if isinstance(layer_config, dict) else None
+                found.append((str(name or node.get("name") or class_name), class_name))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class LayerModes:
+    """What one augmentation layer hands to the next layer, per training draw and at inference."""
+
+    layer: str
+    class_name: str
+    training: tuple[tuple[int | None, ...] | str, ...]  # a shape per draw, or the error
+    inference: tuple[int | None, ...] | str
+
+
+@dataclass(frozen=True)
+class ModelModes:
+    layers: tuple[LayerModes, ...]
+    # The whole model on the probe batch: None when it runs, else Keras's first line.
+    training_error: str | None
+    inference_error: str | None
+
+
+def _shape(value: Any) -> tuple[int | None, ...]:
+    return tuple(None if d is None else int(d) for d in value.shape)
+
+
+def _contains_augmentation(layer: Any) -> bool:
+    if is_augmentation_layer(type(layer).__name__):
+        return True
+    return any(_contains_augmentation(inner) for inner in getattr(layer, "layers", []))
+
+
+def augmentation_modes(
+    model_path: str, probe_shapes: dict[str, Shape], draws: int, seed: int
+) -> ModelModes:
+    """Run the model's top-level augmentation layers (or nested blocks holding them) on a
+    random batch of `probe_shapes` (None axes: 8), `draws` times in training mode and once in
+    inference mode, and the whole model in both modes. The model is built from its config in
+    Keras's safe mode; weights do not change shapes, so they are not loaded."""
+    keras = keras_module()
+    model = _build(architecture(read_saved_config(model_path)))
+    feed = []
+    for i, tensor in enumerate(model.inputs):
+        name = tensor.name.split(":")[0]
+        shape = probe_shapes.get(name) or (
+            next(iter(probe_shapes.values())) if len(probe_shapes) == 1 else tuple(tensor.shape)
+        )
+        concrete = (2, *(d if d is not None else 8 for d in shape[1:]))
+        feed.append(_probe(concrete, str(tensor.dtype), seed=seed + i))
+    inputs = feed if len(feed) > 1 else feed[0]
+    chosen = [layer for layer in model.layers if _contains_augmentation(layer)]
+    results: list[LayerModes] = []
+
+    def run(target: Any, training: bool) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return target(inputs, training=training)
+
+    if chosen:
+        probe = keras.Model(model.inputs, [layer.output for layer in chosen])
+        per_draw: list[list[Any]] = []
+        for draw in range(draws):
+            keras.utils.set_random_seed(seed + draw)
+            try:
+                outputs = run(probe, True)
+                per_draw.append([_shape(o) for o in keras.tree.flatten(outputs)])
+            except Exception as exc:  # Keras raises many types; its message says why
+                per_draw.append([_first_line(exc)] * len(chosen))
+        try:
+            inference: list[Any] = [_shape(o) for o in keras.tree.flatten(run(probe, False))]
+        except Exception as exc:  # as above
+            inference = [_first_line(exc)] * len(chosen)
+        for index, layer in enumerate(chosen):
+            results.append(
+                LayerModes(
+                    layer.name,
+                    type(layer).__name__,
+                    tuple(draw_shapes[index] for draw_shapes in per_draw),
+                    inference[index],
+                )
+            )
+    errors: list[str | None] = []
+    for training in (True, False):
+        keras.utils.set_random_seed(seed)
+        try:
+            run(model, training)
+            errors.append(None)
+        except Exception as exc:  # as above
+            errors.append(_first_line(exc))
+    return ModelModes(tuple(results), errors[0], errors[1])
+
+
+@functools.lru_cache(maxsize=4)
+def _built(real_path: str, mtime_ns: int) -> Any:
+    """Built once per file and version: a relative `model.keras` names many files."""
+    return _build(architecture(read_saved_config(real_path)))
+
+
+def model_run_error(model_path: str, batch: Any) -> str | None:
+    """Why the model (built from its config, safe mode) cannot take `batch` (an array, or a
+    dict by input name), or None when it runs on it."""
+    model = _built(os.path.realpath(model_path), os.stat(model_path).st_mtime_ns)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model(batch, training=False)
+    except Exception as exc:  # Keras raises many types; its message names the layer
+        return _first_line(exc)
+    return None

@@ -123,6 +123,11 @@ def _jobs(
 def _write_file(
     file: FilePlan, diagnosis: Diagnosis, keeps: dict[tuple[str, str | None], Array], out_dir: str
 ) -> dict[str, Any]:
+    if file.format == "images":  # an image-class folder: file by file (repair/images.py)
+        from kerasfix.repair.images import write_folder
+
+        data = diagnosis.files[file.path]
+        return write_folder(file.path, file.output, out_dir, data, file.actions)
     entry = _write(file, diagnosis, keeps, out_dir)
     entry["rows_kept_sha256"] = _rows_kept(file, keeps)
     entry["kerasfix_version"] = __version__

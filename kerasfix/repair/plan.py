@@ -104,7 +104,7 @@ class RepairPlan:
         }
 
 
-WRITABLE_FORMATS = frozenset({"npy", "npz", "h5", "jsonl", "json"})
+WRITABLE_FORMATS = frozenset({"npy", "npz", "h5", "jsonl", "json", "images"})
 
 
 def _format(diagnosis: Diagnosis, path: str) -> str:
@@ -282,6 +282,14 @@ def _truncate_rows(
     return [RepairAction(**{**asdict(action), "lost": {"samples_dropped": dropped}})]
 
 
+def _convert_images(
+    f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
+) -> list[RepairAction]:
+    from kerasfix.repair.images import plan_convert
+
+    return plan_convert(f, ref, c, o)
+
+
 PLANNERS: dict[str, Planner] = {
     "KF101": _expand,
     "KF102": _squeeze,
@@ -298,6 +306,7 @@ PLANNERS: dict[str, Planner] = {
     "KF302": _drop_remainder,
     "KF401": _pad_ragged,
     "KF402": _truncate_ragged,
+    "KF504": _convert_images,
 }
 
 
@@ -443,7 +452,7 @@ def check_outputs(plan: RepairPlan, inputs: list[str]) -> None:
         real = os.path.realpath(final)
         if not (real == out_real or real.startswith(out_real + os.sep)):
             raise UsageError(f"the output {final} would land outside --out {plan.out_dir}")
-        if os.path.isdir(final):
+        if os.path.isdir(final) and file.format != "images":  # an image folder is written as one
             raise UsageError(f"the output {final} is a folder")
         if real in input_reals or _identity(final) in input_ids:
             raise UsageError(f"the output {final} is an input; choose another --out")
@@ -483,8 +492,13 @@ def plan_repair(
                         entry = (ref.path, ref.key, patch)
                         (plan.model_actions if allowed else plan.model_skipped).append(entry)
                     continue
-                if actions and _format(diagnosis, ref.path) not in WRITABLE_FORMATS:
-                    actions = []  # no writer for this format (tables): the fix stays advice
+                fmt = _format(diagnosis, ref.path)
+                if actions and (
+                    fmt not in WRITABLE_FORMATS or (fmt == "images") != (finding.code == "KF504")
+                ):
+                    # No writer for this format (tables), and an image folder is only ever
+                    # converted (KF504): the fix stays advice.
+                    actions = []
                 if not actions:
                     plan.unfixable.append((ref.path, ref.key, finding))
                     continue

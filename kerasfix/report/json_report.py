@@ -107,6 +107,7 @@ class JsonlStream:
         self._out = out
         self._deferred = deferred  # real paths reported only at the end
         self._written: set[tuple[str, str | None, str]] = set()
+        self._whole_run = False
 
     def _write(self, results: list[FileResult]) -> None:
         lines, idents = [], []
@@ -122,12 +123,14 @@ class JsonlStream:
             self._out.flush()
         self._written.update(idents)  # only once written: a Ctrl-C above loses nothing
 
-    def started(self, total: int, model_result: FileResult | None) -> None:
-        if model_result is not None:
+    def started(self, total: int, model_result: FileResult | None, whole_run: bool) -> None:
+        self._whole_run = whole_run
+        if model_result is not None and not whole_run:
             self._write([model_result])
 
     def file_done(self, path: str, results: list[FileResult]) -> None:
-        self._write(results)
+        if not self._whole_run:  # else augmentation findings still join these results
+            self._write(results)
 
     def finish(self, report: Report) -> None:
         self._deferred = set()

@@ -30,7 +30,7 @@ class ProgressBar:
         )
         self._task: Any = None
 
-    def started(self, total: int, model_result: FileResult | None) -> None:
+    def started(self, total: int, model_result: FileResult | None, whole_run: bool) -> None:
         if total > 1:
             self._task = self._progress.add_task("checking", total=total, path="")
             self._progress.start()

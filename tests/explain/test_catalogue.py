@@ -279,7 +279,7 @@ def test_explain_code_prints_the_rule_page() -> None:
     outcome = run_cli(["explain", "KF101"])
     assert outcome.stdout == rule_page(RULES["KF101"])
     assert "## Why it matters" in outcome.stdout
-    assert "not checked by this version" in run_cli(["explain", "kf504"]).stdout.lower()
+    assert "not checked by this version" in run_cli(["explain", "kf601"]).stdout.lower()
     run_cli(["explain", "KF999"], 2)
 
 

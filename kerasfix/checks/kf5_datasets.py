@@ -1,0 +1,204 @@
+"""KF504/KF505: dataset folders whose samples differ in size or channels, or cannot be read.
+
+Pure: they read the header survey an image-class folder was loaded with
+(`loaders.images.ImageSurvey`), never the files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from kerasfix.checks.base import Check, Rule
+from kerasfix.findings import Applicability, Finding, Severity
+from kerasfix.loaders.base import DataFile
+from kerasfix.loaders.images import EXAMPLES, MODE_NAMES, ImageSurvey
+from kerasfix.model.contract import ModelContract
+from kerasfix.options import DiagnoseOptions
+
+
+@dataclass(frozen=True)
+class DatasetContext:
+    """A dataset folder (one unit of data) and the model it feeds."""
+
+    contract: ModelContract
+    options: DiagnoseOptions
+    file: DataFile
+
+
+class MixedSampleShapes(Rule):
+    """
+    ## What it does
+    Reports an image-class folder whose images differ in size or in channels (a grayscale or
+    RGBA image among RGB ones), read from the image headers: the counts of each size and
+    mode, and example files of the rarer ones.
+
+    ## Why it matters
+    `keras.utils.image_dataset_from_directory` converts every image to its `color_mode` and
+    resizes it to `image_size`, so it trains, but odd images are distorted or lose alpha
+    without a word. Any loader that stacks decoded images without resizing (`load_img` plus
+    `np.stack`, a `tf.data` pipeline that batches before resizing) fails mid-epoch with
+    `Cannot batch tensors with different shapes`, on the first batch that holds the odd one.
+
+    ## Example
+    `train/cat/0042.png` is grayscale 300x200 among 256x256 RGB JPEGs.
+
+    ## Fix safety
+    Unsafe: `kerasfix repair --unsafe-fixes` converts channels and resizes the odd images
+    into `--out DIR`, keeping the folder layout; resizing and dropping alpha change pixels.
+    """
+
+    code = "KF504"
+    name = "mixed-sample-shapes"
+    severity = Severity.WARNING
+    repair = "unsafe: convert channels, resize"
+    applicability = Applicability.UNSAFE
+    trigger = "a dataset folder mixes sample sizes or channel counts"
+
+
+class UnreadableSample(Rule):
+    """
+    ## What it does
+    Reports files in an image-class folder that have an image extension Keras indexes
+    (`.bmp .gif .jpeg .jpg .png`) but are not images, are empty, declare too many pixels, or
+    are truncated (the file does not end with its format's end marker). Headers are read,
+    pixels are not: damage inside the compressed data is not seen.
+
+    ## Why it matters
+    `image_dataset_from_directory` lists the file and fails the whole run when the batch that
+    holds it is decoded (`Unknown image file format`, `Invalid JPEG data`); Keras has no
+    option to skip bad files.
+
+    ## Example
+    `train/dog/17.jpg` was cut off by an interrupted download.
+
+    ## Fix safety
+    No automatic fix: re-download or re-export the file, or delete it.
+    """
+
+    code = "KF505"
+    name = "unreadable-sample"
+    severity = Severity.ERROR
+    repair = "none"
+    applicability = Applicability.NONE
+    trigger = "a sample file in a dataset folder is corrupt or not an image"
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _mode(channels: int) -> str:
+    return MODE_NAMES.get(channels, f"{channels}-channel")
+
+
+def _size(size: tuple[int, int]) -> str:
+    height, width = size
+    return f"{width}x{height}"
+
+
+def target_of(found: ImageSurvey) -> tuple[tuple[int, int], int]:
+    """The size (height, width) and channels the odd images are made to match: the folder's
+    most common (RGB on a tie). Matching the model is the loader's job (image_size,
+    color_mode: KF106, KF107)."""
+    sizes, modes = found.sizes(), found.modes()
+    height, width = max(sizes, key=lambda s: (sizes[s], s)) if sizes else found.image_size
+    channels = max(modes, key=lambda c: (modes[c], c == 3)) if modes else 3
+    return (int(height), int(width)), int(channels)
+
+
+def for_image_folder(finding: Finding, options: DiagnoseOptions) -> Finding:
+    """A size or channel mismatch of an image folder is fixed where it is loaded: say how."""
+    import dataclasses
+
+    if finding.code == "KF106":
+        want = [d for d in finding.expected[1:3]]
+        declared = "--image-size" if options.image_size else "the default image_size=(256, 256)"
+        fix = (
+            f"load with image_dataset_from_directory(..., image_size=({want[0]}, {want[1]})) and "
+            f"check with --image-size {want[0]}x{want[1]} (this run used {declared}) [unsafe]"
+        )
+        return dataclasses.replace(finding, fix=fix)
+    if finding.code == "KF107":
+        want = finding.expected[-1]
+        mode = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(want)
+        if mode is not None:
+            fix = f"load with image_dataset_from_directory(..., color_mode={mode!r}) [unsafe]"
+            return dataclasses.replace(finding, fix=fix, applicability=Applicability.UNSAFE)
+    return finding
+
+
+def check_mixed_shapes(ctx: DatasetContext) -> Iterator[Finding]:
+    found: ImageSurvey | None = ctx.file.survey
+    if found is None or not found.images:
+        return
+    sizes, modes = found.sizes(), found.modes()
+    if len(sizes) < 2 and len(modes) < 2:
+        return
+    (height, width), channels = target_of(found)
+    parts: list[str] = []
+    examples: dict[str, list[str]] = {}
+    if len(sizes) > 1:
+        common = (height, width)
+        by_count = sorted(sizes, key=lambda s: (-sizes[s], s))
+        listed = ", ".join(f"{sizes[s]} at {_size(s)}" for s in by_count)
+        parts.append(f"{len(sizes)} sizes ({listed})")
+        for image in found.images:
+            key = _size((image.height, image.width))
+            if (image.height, image.width) != common:
+                shown_for = examples.setdefault(key, [])
+                if len(shown_for) < EXAMPLES:
+                    shown_for.append(image.path)
+    if len(modes) > 1:
+        common_mode = channels
+        listed = ", ".join(
+            f"{modes[c]} {_mode(c)}" for c in sorted(modes, key=lambda c: (-modes[c], c))
+        )
+        parts.append(f"{len(modes)} channel modes ({listed})")
+        for image in found.images:
+            if image.channels != common_mode:
+                shown_for = examples.setdefault(_mode(image.channels), [])
+                if len(shown_for) < EXAMPLES:
+                    shown_for.append(image.path)
+    shown = "; ".join(f"{kind}: {', '.join(paths)}" for kind, paths in sorted(examples.items()))
+    yield MixedSampleShapes.finding(
+        what=f"{_plural(len(found.images), 'image')} in {len(found.class_names)} class folders "
+        f"mix {' and '.join(parts)}; e.g. {shown}",
+        why="image_dataset_from_directory converts and resizes them silently; a loader that "
+        "stacks decoded images without resizing fails on the first batch holding an odd one",
+        fix=f"convert and resize the odd images to {width}x{height} "
+        f"{_mode(channels)}: kerasfix repair --unsafe-fixes "
+        "--out DIR [unsafe]",
+        expected={"size": [height, width], "channels": channels},
+        received={
+            "sizes": {_size(s): n for s, n in sorted(sizes.items())},
+            "channels": {str(c): n for c, n in sorted(modes.items())},
+        },
+        examples=examples,
+        target={"size": [height, width], "channels": channels},
+    )
+
+
+def check_unreadable_samples(ctx: DatasetContext) -> Iterator[Finding]:
+    found: ImageSurvey | None = ctx.file.survey
+    if found is None or not found.unreadable:
+        return
+    shown = "; ".join(f"{path}: {reason}" for path, reason in found.unreadable[:EXAMPLES])
+    more = len(found.unreadable) - EXAMPLES
+    yield UnreadableSample.finding(
+        what=f"{_plural(len(found.unreadable), 'file')} of "
+        f"{len(found.unreadable) + len(found.images)} cannot be read as an image: {shown}"
+        + (f"; and {more} more" if more > 0 else ""),
+        why="image_dataset_from_directory lists every file and fails the whole run when the "
+        "batch holding a bad one is decoded",
+        fix="re-export or re-download these files, or delete them [no automatic fix]",
+        received=[path for path, _ in found.unreadable],
+        reasons=dict(found.unreadable[:100]),
+    )
+
+
+CHECKS = (
+    Check(rules=(MixedSampleShapes,), scope="dataset", run=check_mixed_shapes),
+    Check(rules=(UnreadableSample,), scope="dataset", run=check_unreadable_samples),
+)
+RULES = (MixedSampleShapes, UnreadableSample)

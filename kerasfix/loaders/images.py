@@ -1,0 +1,336 @@
+"""Image-class folders (`root/<class>/*.png|jpg|...`) as `keras.utils.image_dataset_from_directory`
+reads them, surveyed from image headers without decoding a pixel.
+
+As Keras does (keras/src/utils/dataset_utils.py, image_dataset_utils.py): the classes are the
+root's subfolders in sorted order, hidden ones skipped; each class folder is walked recursively,
+sorted, keeping `.bmp .gif .jpeg .jpg .png` (any case); files directly in the root are not
+indexed. Every image is resized to `image_size` (default 256x256), so the folder reads as
+`x` of shape `(N, H, W, C)` and `y` of shape `(N,)` (int class indices).
+
+Each file costs one open and two positioned reads: its first 4 KiB, where a PNG's IHDR and
+(almost always) a JPEG's frame header give size and channels, read directly as Pillow's
+plugins read them; any other header (GIF, BMP, a JPEG whose frame header lies past a large
+EXIF block) is read by Pillow's lazy `Image.open`. Truncation is caught without decoding by
+checking that the file ends the way its format must end (JPEG EOI marker, PNG IEND chunk, GIF
+trailer, BMP's declared file size); damage inside the compressed data is not (that needs a
+full decode).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kerasfix.errors import DataReadError
+from kerasfix.loaders.base import ArrayRef, DataFile
+
+IMAGE_FORMAT = "images"
+# keras.utils.image_dataset_from_directory's ALLOWLIST_FORMATS.
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+# image_dataset_from_directory's default image_size.
+DEFAULT_IMAGE_SIZE = (256, 256)
+# How many example files a finding names.
+EXAMPLES = 3
+
+# Channels TensorFlow's decode_image gives for each Pillow mode (channels=0: the file's own).
+MODE_CHANNELS = {
+    "1": 1,
+    "L": 1,
+    "I": 1,
+    "I;16": 1,
+    "I;16B": 1,
+    "I;16L": 1,
+    "F": 1,
+    "LA": 2,
+    "La": 2,
+    "P": 3,
+    "RGB": 3,
+    "YCbCr": 3,
+    "RGBA": 4,
+    "RGBa": 4,
+    "CMYK": 4,
+}
+MODE_NAMES = {1: "grayscale", 2: "grayscale+alpha", 3: "RGB", 4: "RGBA"}
+
+_ENDINGS = {
+    "JPEG": (b"\xff\xd9",),
+    "PNG": (b"IEND\xaeB`\x82",),
+    "GIF": (b"\x3b",),
+}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """One image file as its header describes it."""
+
+    path: str  # relative to the folder
+    label: int
+    width: int
+    height: int
+    channels: int
+    mode: str
+
+
+@dataclass
+class ImageSurvey:
+    """What the headers of an image-class folder say: every readable image, every bad file."""
+
+    root: str
+    class_names: tuple[str, ...]
+    images: list[ImageInfo] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
+    image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
+
+    @property
+    def channels(self) -> int:
+        """The folder's usual channel count (the most common; RGB on a tie or when empty)."""
+        counts = Counter(i.channels for i in self.images)
+        if not counts:
+            return 3
+        return max(counts, key=lambda c: (counts[c], c == 3))
+
+    def sizes(self) -> Counter[tuple[int, int]]:
+        return Counter((i.height, i.width) for i in self.images)
+
+    def modes(self) -> Counter[int]:
+        return Counter(i.channels for i in self.images)
+
+
+def _is_image(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+
+
+def class_folders(root: str) -> list[str]:
+    """The root's non-hidden subfolders, sorted, as Keras lists them."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    return [n for n in names if not n.startswith(".") and os.path.isdir(os.path.join(root, n))]
+
+
+def is_image_class_folder(path: str) -> bool:
+    """A folder with at least one class subfolder that holds image files directly."""
+    if not os.path.isdir(path):
+        return False
+    for name in class_folders(path):
+        try:
+            with os.scandir(os.path.join(path, name)) as entries:
+                if any(e.is_file(follow_symlinks=False) and _is_image(e.name) for e in entries):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def iter_class_files(root: str) -> Iterator[tuple[int, str]]:
+    """(class index, path relative to root) in Keras's order: classes sorted, each class
+    folder walked recursively without following links, folders and files sorted."""
+    prefix = os.path.join(root, "")
+    for label, name in enumerate(class_folders(root)):
+        walk = sorted(os.walk(os.path.join(root, name)), key=lambda entry: entry[0])
+        for folder, _, files in walk:
+            for file_name in sorted(files):
+                if _is_image(file_name):
+                    # os.walk's folders start with root + sep: slicing is os.path.relpath,
+                    # without its cost on 100,000 files.
+                    yield label, os.path.join(folder, file_name)[len(prefix) :]
+
+
+def _ends_well(head: bytes, tail: bytes, fmt: str, size: int) -> str | None:
+    """Why the file is cut short, judged by how its format must end; None if it ends well."""
+    if fmt == "BMP":
+        declared = int.from_bytes(head[2:6], "little")
+        if declared and size < declared:
+            return f"truncated: the BMP header declares {declared} bytes, the file has {size}"
+        return None
+    endings = _ENDINGS.get(fmt)
+    if endings is not None and not tail.rstrip(b"\x00\r\n ").endswith(endings):
+        # (some encoders pad after the end marker)
+        return f"truncated: the {fmt} data does not end with its end marker"
+    return None
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# IHDR colour type -> Pillow's mode (8-bit; the channel count is what matters).
+PNG_MODES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
+# SOF0-SOF15 frame headers; C4 (DHT), C8 (JPG) and CC (DAC) share the range but are not frames.
+JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+JPEG_MODES = {1: "L", 3: "RGB", 4: "CMYK"}
+# Markers read before giving up on finding the frame header (Pillow then decides).
+MAX_JPEG_MARKERS = 256
+# Under Pillow's default cap (89,478,485) by far: larger images ask Pillow for its cap.
+PIXEL_FLOOR = 1 << 24
+
+
+# Bytes read from the start of each file: PNG's IHDR and, for almost every JPEG, the markers
+# up to its frame header. A header beyond them (a large EXIF block) goes to Pillow.
+HEAD_BYTES = 4096
+TAIL_BYTES = 64
+
+
+def _png_transparent(head: bytes) -> bool | None:
+    """Whether a palette PNG has a tRNS chunk before its image data (None: not in `head`)."""
+    at = 8
+    while at + 8 <= len(head):
+        kind = head[at + 4 : at + 8]
+        if kind == b"IDAT":
+            return False
+        if kind == b"tRNS":
+            return True
+        at += int.from_bytes(head[at : at + 4], "big") + 12
+    return None
+
+
+def _quick_header(head: bytes) -> tuple[int, int, str, str] | None:
+    """The fields Pillow's PNG and JPEG plugins read (IHDR; the SOF frame header), read from
+    the file's first bytes: Pillow's JPEG `_open` also parses every quantization table in
+    Python, several times the cost. None when the file is anything else, or unusual: Pillow
+    then reads it."""
+    if head.startswith(PNG_SIGNATURE) and head[12:16] == b"IHDR" and len(head) >= 26:
+        mode = PNG_MODES.get(head[25])
+        if mode == "P":
+            transparent = _png_transparent(head)
+            if transparent is None:
+                return None
+            mode = "RGBA" if transparent else mode  # a palette with transparency: 4 channels
+        width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        return (width, height, mode, "PNG") if mode else None
+    if not head.startswith(b"\xff\xd8\xff"):
+        return None
+    at = 2
+    for _ in range(MAX_JPEG_MARKERS):
+        marker = head[at : at + 4]
+        if len(marker) < 4 or marker[0] != 0xFF or marker[1] in (0xD9, 0xDA, 0xFF):
+            return None
+        if marker[1] in JPEG_FRAMES:
+            frame = head[at + 4 : at + 10]
+            mode = JPEG_MODES.get(frame[5]) if len(frame) == 6 else None
+            if mode is None:
+                return None
+            width, height = int.from_bytes(frame[3:5], "big"), int.from_bytes(frame[1:3], "big")
+            return width, height, mode, "JPEG"
+        at += 2 + int.from_bytes(marker[2:4], "big")
+    return None
+
+
+def _pillow_header(fh: Any) -> tuple[int, int, str, str]:
+    """Pillow's reading of any header the fast path leaves (GIF, BMP, unusual PNG/JPEG);
+    its errors become the file's reason."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns over MAX_IMAGE_PIXELS and raises over twice that: a size to
+            # report, not a warning to print.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(fh) as image:
+                width, height = image.size
+                mode, fmt = image.mode, image.format or "?"
+    except UnidentifiedImageError:
+        raise DataReadError("not an image Pillow can identify") from None
+    except Image.DecompressionBombError as exc:
+        raise DataReadError(f"too many pixels to decode safely ({exc})") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        text = str(exc).strip().splitlines()
+        raise DataReadError(text[0] if text else type(exc).__name__) from None
+    if fmt == "PNG" and mode == "P" and "transparency" in image.info:
+        mode = "RGBA"  # a palette with transparency decodes to 4 channels
+    if fmt == "GIF":
+        mode = "RGB"  # TensorFlow decodes every GIF to RGB
+    return width, height, mode, fmt
+
+
+def _check_pixels(width: int, height: int) -> None:
+    """Pillow's own cap (twice MAX_IMAGE_PIXELS), applied to the fast path too."""
+    if width * height <= PIXEL_FLOOR:  # far under any cap: no need to import Pillow
+        return
+    from PIL import Image
+
+    cap = Image.MAX_IMAGE_PIXELS
+    if cap is not None and width * height > 2 * cap:
+        raise DataReadError(
+            f"too many pixels to decode safely ({width}x{height} = {width * height}, over "
+            f"twice Pillow's MAX_IMAGE_PIXELS, {cap})"
+        )
+
+
+def read_header(path: str) -> tuple[int, int, str, str]:
+    """(width, height, mode, format) from the header; raises DataReadError for a bad file."""
+    try:
+        # One open, two positioned reads (the header and the last bytes). O_NOFOLLOW: a
+        # linked file is not followed out of the dataset.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataReadError("a symbolic link: kerasfix does not follow links") from None
+        raise DataReadError(exc.strerror or str(exc)) from None
+    try:
+        status = os.fstat(fd)
+        size = status.st_size
+        if not stat.S_ISREG(status.st_mode):
+            raise DataReadError("not a regular file")
+        if size == 0:
+            raise DataReadError("an empty file")
+        head = os.pread(fd, HEAD_BYTES, 0)
+        tail = os.pread(fd, TAIL_BYTES, max(0, size - TAIL_BYTES))
+        header = _quick_header(head)
+        if header is None:
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                header = _pillow_header(fh)
+    except OSError as exc:
+        raise DataReadError(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+    width, height, mode, fmt = header
+    _check_pixels(width, height)
+    reason = _ends_well(head, tail, fmt, size)
+    if reason is not None:
+        raise DataReadError(reason)
+    if width <= 0 or height <= 0:
+        raise DataReadError(f"declares an empty image ({width}x{height})")
+    return width, height, mode, fmt
+
+
+def survey(root: str, image_size: tuple[int, int] | None = None) -> ImageSurvey:
+    """Every image's header in Keras's order; bad files are listed with their reason."""
+    found = ImageSurvey(root, tuple(class_folders(root)))
+    if image_size is not None:
+        found.image_size = image_size
+    for label, relative in iter_class_files(root):
+        try:
+            width, height, mode, _ = read_header(os.path.join(root, relative))
+        except DataReadError as exc:
+            found.unreadable.append((relative, exc.reason))
+            continue
+        channels = MODE_CHANNELS.get(mode, 3)
+        found.images.append(ImageInfo(relative, label, width, height, channels, mode))
+    return found
+
+
+def read_image_folder(path: str, image_size: tuple[int, int] | None = None) -> DataFile:
+    """The folder as image_dataset_from_directory yields it: x (N, H, W, C), y (N,)."""
+    found = survey(path, image_size)
+    result = DataFile(path=path, format=IMAGE_FORMAT, survey=found)
+    if not found.images and not found.unreadable:
+        result.error = "an image-class folder with no images"
+        return result
+    count = len(found.images) + len(found.unreadable)
+    height, width = found.image_size
+    result.arrays["x"] = ArrayRef(path, "x", (count, height, width, found.channels), "float32", "f")
+    result.arrays["y"] = ArrayRef(path, "y", (count,), "int32", "i")
+    return result
+
+
+def iter_label_chunks(ref: ArrayRef) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
+    """The class indices image_dataset_from_directory gives (label_mode="int"), in its order."""
+    labels = [label for label, _ in iter_class_files(ref.path)]
+    yield 0, np.asarray(labels, dtype=np.int32)

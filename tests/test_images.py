@@ -1,0 +1,203 @@
+"""Image-class folders as DATA: read as image_dataset_from_directory reads them, from headers."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kerasfix.loaders.discover import discover
+from kerasfix.loaders.images import iter_class_files, read_image_folder
+from tests.conftest import FIXTURES, run_cli, run_subprocess
+
+MODEL = FIXTURES / "KF504" / "negative" / "model.keras"  # Conv2D, (None, 8, 8, 3), 3 units
+
+
+def _image(path: Path, size: tuple[int, int] = (8, 8), mode: str = "RGB", fmt: str = "PNG") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    channels = {"L": 1, "RGB": 3, "RGBA": 4}[mode]
+    pixels = np.zeros((size[1], size[0], channels), dtype=np.uint8)
+    Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode).save(path, fmt)
+
+
+def _report(args: list[str], code: int = 1) -> dict[str, Any]:
+    outcome = run_cli(["diagnose", str(MODEL), *args, "--format", "json"], expected_code=code)
+    report: dict[str, Any] = json.loads(outcome.stdout)
+    return report
+
+
+def _codes(report: dict[str, Any]) -> set[str]:
+    return {f["code"] for r in report["results"] for f in r["findings"]}
+
+
+def test_classes_and_files_follow_keras_order(tmp_path: Path) -> None:
+    for name in ("b/2.png", "b/1.JPG", "a/x/3.png", "a/0.bmp", ".hidden/9.png", "a/notes.txt"):
+        if name.endswith("txt"):
+            (tmp_path / name).write_text("notes")
+        else:
+            _image(tmp_path / name, fmt="JPEG" if name.endswith("JPG") else name[-3:].upper())
+    _image(tmp_path / "root.png")  # files in the root are not indexed
+    assert list(iter_class_files(str(tmp_path))) == [
+        (0, "a/0.bmp"),
+        (0, "a/x/3.png"),
+        (1, "b/1.JPG"),
+        (1, "b/2.png"),
+    ]
+    folder = read_image_folder(str(tmp_path), (32, 24))
+    assert folder.arrays["x"].shape == (4, 32, 24, 3)
+    assert folder.arrays["y"].shape == (4,)
+
+
+def test_an_image_folder_inside_a_data_folder_is_one_unit(tmp_path: Path) -> None:
+    _image(tmp_path / "data" / "images" / "cat" / "0.png")
+    np.save(tmp_path / "data" / "x.npy", np.zeros((2, 8, 8, 3), dtype=np.float32))
+    found = list(discover([str(tmp_path / "data")]))
+    assert found == [str(tmp_path / "data" / "x.npy"), str(tmp_path / "data" / "images")]
+
+
+def test_default_image_size_is_kerass_256(tmp_path: Path) -> None:
+    _image(tmp_path / "cat" / "0.png")
+    report = _report([str(tmp_path), "--no-trace"])
+    assert _codes(report) == {"KF106"}
+    finding = report["results"][0]["findings"][0]
+    assert finding["received"] == [1, 256, 256, 3]
+    assert "image_size=(8, 8)" in finding["fix"]
+
+
+def test_channels_and_class_count_are_checked_against_the_model(tmp_path: Path) -> None:
+    for label in ("a", "b", "c", "d"):  # 4 classes for a 3-unit softmax
+        _image(tmp_path / label / "0.png", mode="L")
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    assert _codes(report) == {"KF107", "KF211"}
+    kf107 = next(f for r in report["results"] for f in r["findings"] if f["code"] == "KF107")
+    assert "color_mode='rgb'" in kf107["fix"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("text.png", b"not an image at all", "not an image"),
+        ("empty.jpg", b"", "an empty file"),
+        ("cut.png", "png-cut", "truncated"),
+        ("cut.bmp", "bmp-cut", "truncated"),
+        ("cut.gif", "gif-cut", "truncated"),
+    ],
+)
+def test_bad_samples_are_kf505_with_the_file_and_reason(
+    tmp_path: Path, name: str, content: Any, reason: str
+) -> None:
+    _image(tmp_path / "cat" / "0.png")
+    if isinstance(content, str):
+        fmt = content.split("-")[0].upper()
+        buffer = io.BytesIO()
+        Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(buffer, fmt)
+        content = buffer.getvalue()[:-10]
+    (tmp_path / "cat" / name).write_bytes(content)
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    assert _codes(report) == {"KF505"}
+    finding = report["results"][0]["findings"][0]
+    assert finding["received"] == [f"cat/{name}"]
+    assert reason in finding["what"]
+
+
+def test_rgba_and_odd_sizes_are_counted_with_examples(tmp_path: Path) -> None:
+    for i in range(5):
+        _image(tmp_path / "cat" / f"{i}.png")
+    _image(tmp_path / "cat" / "alpha.png", mode="RGBA")
+    _image(tmp_path / "dog" / "wide.jpg", size=(12, 8), fmt="JPEG")
+    report = _report([str(tmp_path), "--image-size", "8x8"], code=0)
+    (finding,) = report["results"][0]["findings"]
+    assert finding["code"] == "KF504"
+    assert finding["received"] == {
+        "sizes": {"8x8": 6, "12x8": 1},
+        "channels": {"3": 6, "4": 1},
+    }
+    assert "RGBA: cat/alpha.png" in finding["what"]
+    assert "12x8: dog/wide.jpg" in finding["what"]
+
+
+def test_bad_image_size_is_a_usage_error() -> None:
+    outcome = run_subprocess(["diagnose", str(MODEL), "--image-size", "8by8"])
+    assert outcome.returncode == 2
+    assert "Traceback" not in outcome.stderr
+
+
+def test_inputs_are_left_untouched(tmp_path: Path) -> None:
+    source = FIXTURES / "images" / "mixed" / "images"
+    shutil.copytree(source, tmp_path / "images")
+    before = {p: p.read_bytes() for p in (tmp_path / "images").rglob("*") if p.is_file()}
+    _report([str(tmp_path / "images"), "--image-size", "8x8"])
+    after = {p: p.read_bytes() for p in (tmp_path / "images").rglob("*") if p.is_file()}
+    assert before == after
+
+
+def _variants(tmp_path: Path) -> list[Path]:
+    pixels = np.arange(12 * 10 * 4, dtype=np.uint8).reshape(10, 12, 4)
+    made: list[tuple[str, Image.Image, dict[str, Any]]] = [
+        ("l.png", Image.fromarray(pixels[..., 0], "L"), {}),
+        ("rgb.png", Image.fromarray(pixels[..., :3], "RGB"), {}),
+        ("rgba.png", Image.fromarray(pixels, "RGBA"), {}),
+        ("la.png", Image.fromarray(pixels[..., :3], "RGB").convert("LA"), {}),
+        ("p.png", Image.fromarray(pixels[..., :3], "RGB").convert("P"), {}),
+        ("p-trns.png", Image.fromarray(pixels[..., :3], "RGB").convert("P"), {"transparency": 0}),
+        ("i16.png", Image.fromarray(pixels[..., 0].astype(np.uint16) * 200), {}),
+        ("l.jpg", Image.fromarray(pixels[..., 0], "L"), {}),
+        ("rgb.jpg", Image.fromarray(pixels[..., :3], "RGB"), {}),
+        ("progressive.jpg", Image.fromarray(pixels[..., :3], "RGB"), {"progressive": True}),
+        (
+            "exif.jpg",
+            Image.fromarray(pixels[..., :3], "RGB"),
+            {"exif": b"Exif\x00\x00" + b"x" * 9000},
+        ),
+        ("cmyk.jpg", Image.fromarray(pixels, "RGBA").convert("CMYK"), {}),
+        ("rgb.gif", Image.fromarray(pixels[..., :3], "RGB"), {}),
+        ("rgb.bmp", Image.fromarray(pixels[..., :3], "RGB"), {}),
+    ]
+    paths = []
+    for name, picture, options in made:
+        picture.save(tmp_path / name, **options)
+        paths.append(tmp_path / name)
+    return paths
+
+
+def test_the_fast_header_path_agrees_with_pillow(tmp_path: Path) -> None:
+    from kerasfix.loaders.images import MODE_CHANNELS, _pillow_header, read_header
+
+    for path in _variants(tmp_path):
+        with open(path, "rb") as fh:
+            width, height, mode, fmt = _pillow_header(fh)
+        fast = read_header(str(path))
+        assert fast[:2] == (width, height) == (12, 10), path.name
+        assert fast[3] == fmt, path.name
+        assert MODE_CHANNELS[fast[2]] == MODE_CHANNELS[mode], path.name
+
+
+def test_a_pixel_bomb_and_a_link_are_unreadable_samples(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    _image(tmp_path / "cat" / "0.png")
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    (tmp_path / "cat" / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + end)
+    (tmp_path / "cat" / "link.png").symlink_to(tmp_path / "cat" / "0.png")
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    (finding,) = report["results"][0]["findings"]
+    assert finding["code"] == "KF505"
+    assert finding["details"]["reasons"]["cat/bomb.png"].startswith("too many pixels")
+    assert "symbolic link" in finding["details"]["reasons"]["cat/link.png"]
+
+
+def test_the_mixed_folder_fixture_yields_exactly_kf504_and_kf505() -> None:
+    # The golden is checked against the real CLI by tests/test_fixtures.py.
+    expected = json.loads((FIXTURES / "images" / "mixed" / "expected.json").read_text())
+    assert _codes(expected) == {"KF504", "KF505"}
+    (result,) = [r for r in expected["results"] if r["key"] == "x"]
+    assert result["shape"] == [7, 8, 8, 3]
