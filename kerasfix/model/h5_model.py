@@ -28,7 +28,11 @@ def read_h5_model(path: str) -> ModelContract:
 
     if safeio.regular_file_size(path) == 0:
         raise ModelReadError(path, "an empty file")
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r", locking=False) as f:
+        # Keras would follow these when loading weights for a patch or --verify-fit.
+        problems = safeio.hdf5_refusals(f)
+        if problems:
+            raise ModelReadError(path, "; ".join(problems))
         model_config = _string_attr(f.attrs, "model_config")
         training_config = _string_attr(f.attrs, "training_config")
         version = f.attrs.get("keras_version")
