@@ -6,6 +6,7 @@ import os
 import stat
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 # A config.json / metadata.json larger than this is not a real model's.
@@ -28,6 +29,11 @@ MAX_HDF5_DEPTH = 64
 # exhaust, so the floor is lower).
 HDF5_BOMB_FLOOR_BYTES = 64 * 1024 * 1024
 HDF5_BOMB_RATIO = 1000
+
+
+# How much more address space libhdf5 may take while it parses a file's metadata (a model's
+# config attributes are KBs; a damaged global heap made it allocate 4 GiB, found by fuzzing).
+NATIVE_PARSE_HEADROOM = 1 << 30
 
 
 class LimitError(ValueError):
@@ -99,6 +105,8 @@ def check_archive(
     seen: set[str] = set()
     for info in infos:
         name = info.filename
+        if not name:  # zipfile itself fails on these (IndexError), found by `make fuzz`
+            raise LimitError("the archive holds a member with an empty name")
         if name in seen:
             raise LimitError(f"the archive holds duplicate members named {name!r}")
         seen.add(name)
@@ -163,3 +171,31 @@ def hdf5_refusals(f: Any) -> list[str]:
 
     f.visititems_links(visit)
     return problems
+
+
+@contextmanager
+def address_space_cap(headroom: int = NATIVE_PARSE_HEADROOM) -> Iterator[None]:
+    """Lower this process's address-space limit to what it uses now plus `headroom` while
+    native code (libhdf5) parses untrusted metadata, so a size it reads from a damaged file
+    fails its allocation (an error kerasfix reports) instead of taking gigabytes. The limit
+    is restored after; it only stops new allocations. Linux only (elsewhere, no cap)."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as fh:
+            used = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (ImportError, OSError, ValueError):
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = used + headroom
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:
+        yield  # already capped tighter
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

@@ -23,7 +23,8 @@ def read_h5(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
     if safeio.regular_file_size(path) == 0:
         raise DataReadError("an empty file")
     try:
-        with h5py.File(path, "r", locking=False) as f:
+        # libhdf5 allocates what damaged metadata claims before kerasfix can look at it.
+        with safeio.address_space_cap(), h5py.File(path, "r", locking=False) as f:
             refs: list[ArrayRef] = []
             problems = safeio.hdf5_refusals(f)
             if problems:

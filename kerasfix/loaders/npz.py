@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 import zlib
 
@@ -49,7 +50,8 @@ def read_npz(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
                     ref = describe_object_member(path, key)
                 refs.append(ref)
             return refs
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+    # struct.error: zipfile's answer to some damaged extra fields.
+    except (zipfile.BadZipFile, zlib.error, EOFError, struct.error) as exc:
         raise DataReadError(f"not a readable .npz zip ({exc})") from None
     except RuntimeError as exc:  # encrypted members
         raise DataReadError(str(exc).splitlines()[0]) from None

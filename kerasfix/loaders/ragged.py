@@ -46,6 +46,10 @@ class _Field:
 
     def add(self, value: Any, where: str) -> None:
         ragged = isinstance(value, list)
+        for number in value if ragged else [value]:
+            # JSON integers are unbounded; numpy's are 64-bit (found by `make fuzz`).
+            if isinstance(number, int) and not -(1 << 63) <= number < 1 << 63:
+                raise DataReadError(f"{where}: {number} does not fit in a 64-bit integer")
         if self.ragged is None:
             self.ragged = ragged
         elif self.ragged != ragged:

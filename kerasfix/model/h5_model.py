@@ -33,9 +33,15 @@ def read_h5_model(path: str) -> ModelContract:
         problems = safeio.hdf5_refusals(f)
         if problems:
             raise ModelReadError(path, "; ".join(problems))
-        model_config = _string_attr(f.attrs, "model_config")
-        training_config = _string_attr(f.attrs, "training_config")
-        version = f.attrs.get("keras_version")
+        try:
+            with safeio.address_space_cap():
+                model_config = _string_attr(f.attrs, "model_config")
+                training_config = _string_attr(f.attrs, "training_config")
+                version = f.attrs.get("keras_version")
+        except MemoryError:
+            raise ModelReadError(
+                path, "its attributes claim more memory than a config takes"
+            ) from None
     if model_config is None:
         raise ModelReadError(
             path, "an HDF5 file without 'model_config': weights or data, not a saved model"

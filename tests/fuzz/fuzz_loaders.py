@@ -3,7 +3,8 @@
     python tests/fuzz/fuzz_loaders.py [--seconds N] [TARGET ...]     # all targets by default
 
 Each target runs for a fixed time in its own process, with atheris (coverage-guided libFuzzer)
-where it is installed, else with hypothesis (random mutations of the same seeds). A crash is
+where it is installed, else (or with FUZZ_ENGINE=hypothesis) with hypothesis (random
+mutations of the same seeds). A crash is
 anything the CLI would turn into exit 3 (an internal error): for DATA, `api.diagnose` may
 only raise `KerasfixError` (no DATA readable); for a MODEL, `load_contract` only
 `ModelReadError`. Hangs (past 20 s on one input) and allocations past 2 GiB count as crashes
@@ -175,9 +176,13 @@ def _one(target: str, seconds: int) -> None:
         try:
             import atheris  # noqa: F401
         except ImportError:
+            engine = "hypothesis"
+        else:
+            engine = os.environ.get("FUZZ_ENGINE", "atheris")
+        if engine == "hypothesis":
             _run_hypothesis(target, seconds, workdir)
-            return
-        _run_atheris(target, seconds, workdir)
+        else:
+            _run_atheris(target, seconds, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -396,6 +396,13 @@ def build(root: Path) -> list[Case]:
         _zip([("/tmp/evil.npy", good_bytes)]),
         "unsafe name",
     )
+    data_case(  # found by `make fuzz`: zipfile raised IndexError on it
+        "npz",
+        "npz-member-with-empty-name",
+        "bad.npz",
+        _zip([("x.npy", good_bytes), ("", b"")]),
+        "empty name",
+    )
     where = root / "npz-pickled-object-array"
     data_case(
         "npz",
@@ -540,6 +547,13 @@ def build(root: Path) -> list[Case]:
         "bad.jsonl",
         b'{"x": [1, 2, 3]}\n{"y": 0}\n',
         "missing from 1 of 2 records",
+    )
+    data_case(  # found by `make fuzz`: numpy cannot hold it
+        "json",
+        "jsonl-integer-past-int64",
+        "bad.jsonl",
+        b'{"x": [6, 7, 8888888888888888888888888889], "y": 0}\n',
+        "does not fit in a 64-bit integer",
     )
     data_case(
         "json", "json-wrong-shape", "bad.json", b"[1, 2, 3]", "neither a token list nor an object"
@@ -842,6 +856,13 @@ def build(root: Path) -> list[Case]:
             needs_isolation="libhdf5 loops forever reading the string attribute "
             "'backend' (a damaged global heap); SIGINT cannot stop it",
         )
+    )
+    raw = bytearray(H5_MODEL.read_bytes())  # found by `make fuzz`: a global heap object
+    raw[1120:1124] = b"\xbd\xfd\xff\xff"  # claiming 4 GiB, which libhdf5 allocated
+    raw[3687:3693] = b'"nib, '
+    raw[10430] = ord("0")
+    model_case(
+        "h5model", "h5model-heap-claims-4gib", "model.h5", bytes(raw), 2, "memory allocation"
     )
     model_case(
         "h5model",

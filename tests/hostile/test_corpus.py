@@ -14,6 +14,8 @@ import os
 import stat
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import pytest
 
 from tests.hostile.make_corpus import MARKER, Case, build
 
+MAX_RSS_MB = 1024
 CORPUS = pytest.StashKey[tuple[Path, list[Case]]]()
 
 
@@ -88,17 +91,35 @@ def _markers(*folders: Path) -> list[str]:
     ]
 
 
-def _run(case: Case, where: Path, home: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+    max_rss_mb: float
+
+
+def _run(case: Case, where: Path, home: Path, tmp: Path, logs: Path) -> Done:
+    """The CLI in a fresh interpreter; wait4 gives this child's own peak memory."""
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "KERAS_HOME": str(home / "keras")}
-    return subprocess.run(
-        [sys.executable, "-m", "kerasfix", *case.args],
-        cwd=where,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=180,
-    )
+    with open(logs / "out", "w+") as out, open(logs / "err", "w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kerasfix", *case.args],
+            cwd=where,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+        deadline = time.monotonic() + 180
+        while (waited := os.wait4(proc.pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"{case.name}: still running after 180 s")
+            time.sleep(0.01)
+        proc.returncode = os.waitstatus_to_exitcode(waited[1])
+        out.seek(0)
+        err.seek(0)
+        return Done(proc.returncode, out.read(), err.read(), waited[2].ru_maxrss / 1024)
 
 
 def _findings_of(report: dict[str, Any], path: str) -> list[dict[str, Any]]:
@@ -129,12 +150,17 @@ def test_hostile_case(case: Case, corpus_root: Path, tmp_path: Path) -> None:
     before = _snapshot(where)
     listing = _listing(corpus_root)
 
-    done = _run(case, where, home, tmp)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    done = _run(case, where, home, tmp, logs)
 
     context = (
         f"exit {done.returncode}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr}"
     )
     assert done.returncode == case.exit_code, context
+    # Bombs are refused before allocation: no case needs more than the interpreter, numpy,
+    # h5py (and, for SavedModels, TensorFlow's protobuf classes) take.
+    assert done.max_rss_mb < MAX_RSS_MB, f"peak RSS {done.max_rss_mb:.0f} MB\n{context}"
     assert "Traceback" not in done.stderr, context
     assert all(line.startswith("kerasfix: ") for line in done.stderr.splitlines()), context
     assert _markers(corpus_root, home, tmp, tmp_path) == [], "a payload ran"

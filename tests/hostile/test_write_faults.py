@@ -6,6 +6,7 @@ output, one clear line and a stable exit code; and a rerun after the fault compl
 from __future__ import annotations
 
 import builtins
+import contextlib
 import errno
 import hashlib
 import io
@@ -163,13 +164,12 @@ def test_disk_full_leaves_inputs_intact_and_no_partial_file(
     assert _hashes(folder) == before
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MiB filesystem, where this machine lets us mount one (root, no sandbox)."""
-    where = tmp_path / "tiny"
+@contextlib.contextmanager
+def _tmpfs(where: Path, options: str) -> Iterator[Path]:
+    """A real tmpfs mounted at `where`, where this machine lets us (root, no sandbox)."""
     where.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
         capture_output=True,
         check=False,
     )
@@ -179,6 +179,13 @@ def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", str(where)], check=False)
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB filesystem."""
+    with _tmpfs(tmp_path / "tiny", "size=1m") as where:
+        yield where
 
 
 def test_disk_full_on_a_real_tiny_filesystem(tmp_path: Path, tiny_tmpfs: Path) -> None:
@@ -202,24 +209,15 @@ def test_disk_full_on_a_real_tiny_filesystem(tmp_path: Path, tiny_tmpfs: Path) -
 def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     """An existing --out that cannot be written: chmod for a normal user; as root (whom
     chmod does not stop) a read-only tmpfs."""
+    if os.geteuid() == 0:
+        with _tmpfs(tmp_path / "ro", "ro,size=1m") as where:
+            yield where
+        return
     where = tmp_path / "ro"
     where.mkdir()
-    if os.geteuid() != 0:
-        where.chmod(0o555)
-        yield where
-        where.chmod(0o755)
-        return
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(where)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"root, and cannot mount a read-only tmpfs: {mounted.stderr.decode()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=False)
+    where.chmod(0o555)
+    yield where
+    where.chmod(0o755)
 
 
 def test_read_only_out_exits_2_with_one_line(tmp_path: Path, read_only_dir: Path) -> None:
