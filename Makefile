@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fixtures docs bench clean
+.PHONY: demo test lint fixtures docs bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ fixtures: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m kerasfix.report.ruledocs docs/rules
+
+# Each loader's fuzz target for FUZZ_SECONDS (not part of `make test`). atheris (coverage-guided)
+# where its wheel installs, else the script falls back to hypothesis-driven mutation.
+FUZZ_SECONDS ?= 30
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'atheris>=2.3' || echo 'atheris did not install: fuzzing with hypothesis'
+	$(BIN)/python tests/fuzz/fuzz_loaders.py --seconds $(FUZZ_SECONDS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py

@@ -550,11 +550,13 @@ def apply_repair(
     """Write the plan's outputs atomically, the manifest, and check them (and train one step
     with --verify-fit)."""
     from kerasfix.repair import apply, fit
+    from kerasfix.repair.lock import out_dir_lock
 
-    outcome = apply.apply_plan(plan, diagnosis, model_path, options)
-    if repair_options.verify_fit and not outcome.failed_claims:
-        trained = outcome.manifest["verification"]["model"]  # the patched model, if any
-        outcome.fit = fit.verify_fit(trained, diagnosis, plan, options.trust_model)
-        outcome.manifest["verify_fit"] = outcome.fit
-        apply.write_manifest(plan.out_dir, outcome.manifest)
+    with out_dir_lock(plan.out_dir):  # a second repair into DIR meanwhile exits 2
+        outcome = apply.apply_plan(plan, diagnosis, model_path, options)
+        if repair_options.verify_fit and not outcome.failed_claims:
+            trained = outcome.manifest["verification"]["model"]  # the patched model, if any
+            outcome.fit = fit.verify_fit(trained, diagnosis, plan, options.trust_model)
+            outcome.manifest["verify_fit"] = outcome.fit
+            apply.write_manifest(plan.out_dir, outcome.manifest)
     return outcome

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasfix import safeio
 from kerasfix.errors import DataReadError
 from kerasfix.loaders.base import ArrayRef
 
@@ -45,7 +46,12 @@ def _number(cell: str) -> bool:
 
 def _rows(path: str, delimiter: str) -> Iterator[list[str]]:
     with open(path, newline="", encoding="utf-8") as fh:
-        yield from csv.reader(fh, delimiter=delimiter)
+        try:
+            yield from csv.reader(safeio.bounded_lines(fh), delimiter=delimiter)
+        except UnicodeDecodeError:
+            raise DataReadError("not UTF-8 text") from None
+        except csv.Error as exc:
+            raise DataReadError(f"not a readable table ({exc})") from None
 
 
 def layout(path: str, label: str | None = None) -> Layout:

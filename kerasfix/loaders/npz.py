@@ -14,7 +14,7 @@ from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.npy import check_declared_size, read_header, ref_from_header
 from kerasfix.loaders.ragged import describe_object_member
 
-MAX_MEMBERS = 10_000
+MAX_MEMBERS = safeio.MAX_ARCHIVE_MEMBERS
 # Enough for the header of any real .npy (numpy caps headers at 10 kB).
 HEADER_READ_BYTES = 16 * 1024
 # A member inflating more than this many times its stored size is a zip bomb (past 64 MiB).
@@ -36,13 +36,10 @@ def read_npz(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
     safeio.regular_file_size(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            if len(infos) > MAX_MEMBERS:
-                raise DataReadError(f"the archive holds {len(infos)} members (limit {MAX_MEMBERS})")
-            names = [i.filename for i in infos]
-            duplicates = sorted({n for n in names if names.count(n) > 1})
-            if duplicates:
-                raise DataReadError(f"the archive holds duplicate members {duplicates}")
+            try:
+                infos = safeio.check_archive(archive, MAX_MEMBERS)
+            except safeio.LimitError as exc:
+                raise DataReadError(str(exc)) from None
             refs = []
             for info in infos:
                 if info.is_dir() or not info.filename.endswith(".npy"):
@@ -74,7 +71,8 @@ def read_npz(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
                     ref = describe_object_member(path, key)
                 refs.append(ref)
             return refs
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+    # struct.error: zipfile's answer to some damaged extra fields.
+    except (zipfile.BadZipFile, zlib.error, EOFError, struct.error) as exc:
         raise DataReadError(f"not a readable .npz zip ({exc})") from None
     except RuntimeError as exc:  # encrypted members
         raise DataReadError(str(exc).splitlines()[0]) from None

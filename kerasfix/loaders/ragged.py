@@ -21,8 +21,9 @@ from kerasfix.loaders.base import ArrayRef
 
 # Sequences per chunk when streaming.
 SEQUENCES_PER_CHUNK = 4096
-# A .json file is parsed whole: past this size, use .jsonl.
-MAX_JSON_BYTES = 1 << 30
+# A .json file is parsed whole, and Python objects take ~5-30x the text's size: past this
+# size, use .jsonl (read line by line).
+MAX_JSON_BYTES = 64 * 1024 * 1024
 
 
 def _kind_of(values: list[Any]) -> str:
@@ -45,11 +46,18 @@ class _Field:
 
     def add(self, value: Any, where: str) -> None:
         ragged = isinstance(value, list)
+        for number in value if ragged else [value]:
+            # JSON integers are unbounded; numpy's are 64-bit (found by `make fuzz`).
+            if isinstance(number, int) and not -(1 << 63) <= number < 1 << 63:
+                raise DataReadError(f"{where}: {number} does not fit in a 64-bit integer")
         if self.ragged is None:
             self.ragged = ragged
         elif self.ragged != ragged:
             raise DataReadError(f"{where}: mixes lists and single values under one key")
         if ragged:
+            if any(isinstance(v, list | dict) for v in value):
+                # A token list is flat; deeper nesting is no sequence Keras pads.
+                raise DataReadError(f"{where}: a token list holds nested lists or objects")
             if value:
                 self.kinds.add(_kind_of(value))
         else:
@@ -66,7 +74,7 @@ class _Field:
 def _records(path: str) -> Iterator[tuple[int, Any]]:
     if path.lower().endswith(".jsonl"):
         with open(path, encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
+            for number, line in enumerate(safeio.bounded_lines(fh), start=1):
                 if line.strip():
                     yield number, json.loads(line)
         return
@@ -87,8 +95,10 @@ def _records(path: str) -> Iterator[tuple[int, Any]]:
 def read_json_sequences(path: str, allow_pickle: bool = False) -> list[ArrayRef]:
     fields: dict[str, _Field] = {}
     columns = False
+    records = 0
     try:
         for number, record in _records(path):
+            records += 1
             where = f"line {number}" if path.lower().endswith(".jsonl") else f"item {number}"
             if isinstance(record, list):
                 fields.setdefault("x", _Field()).add(record, where)
@@ -114,8 +124,9 @@ def read_json_sequences(path: str, allow_pickle: bool = False) -> list[ArrayRef]
     if not fields:
         raise DataReadError("no records")
     counts = {key: field.count for key, field in fields.items()}
-    if len(set(counts.values())) > 1:
-        most = max(counts.values())
+    # Every record must hold every key: equal counts alone would pass {"x"} then {"y"}.
+    most = max(counts.values()) if columns else records
+    if min(counts.values()) < most:
         short = sorted(k for k, n in counts.items() if n < most)
         where = "columns" if columns else "records"
         raise DataReadError(

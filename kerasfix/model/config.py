@@ -62,6 +62,11 @@ class ConfigError(ValueError):
     """The config is not a model config kerasfix can read."""
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A config field that should hold an object; a hostile or broken file may put anything."""
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass
 class _Layer:
     name: str
@@ -86,10 +91,19 @@ def contract_from_config(
     class_name = model_config["class_name"]
     if class_name not in MODEL_CLASSES:
         raise ConfigError(f"the config describes a {class_name!r}, not a Sequential or Functional")
-    unsafe = tuple(_scan_unsafe(model_config))
-    stateful = tuple(_stateful_layers(model_config))
-    inputs, outputs = _read_model(model_config)
-    outputs = _attach_losses(outputs, loss_config)
+    try:
+        unsafe = tuple(_scan_unsafe(model_config))
+        stateful = tuple(_stateful_layers(model_config))
+        inputs, outputs = _read_model(model_config)
+        outputs = _attach_losses(outputs, loss_config)
+    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        # A field of the wrong type (a string where Keras writes an object, ...): the file is
+        # broken or hostile, which is the user's to know, not a kerasfix crash.
+        text = str(exc).strip().splitlines()
+        raise ConfigError(
+            f"the config holds a value of an unexpected type ({type(exc).__name__}: "
+            f"{text[0] if text else ''})"
+        ) from None
     return ModelContract(
         path=path,
         format=fmt,
@@ -225,7 +239,7 @@ def _tensor_refs(value: Any, out: list[str]) -> None:
         item = stack.pop()
         if isinstance(item, dict):
             if item.get("class_name") == "__keras_tensor__":
-                history = (item.get("config") or {}).get("keras_history")
+                history = _dict(item.get("config")).get("keras_history")
                 if isinstance(history, list) and history and isinstance(history[0], str):
                     out.append(history[0])
             else:
@@ -262,7 +276,7 @@ def _dtype(config: dict[str, Any], default: str = "float32") -> str:
     if isinstance(dtype, str):
         return dtype
     if isinstance(dtype, dict):  # Keras 3 DTypePolicy
-        name = (dtype.get("config") or {}).get("name")
+        name = _dict(dtype.get("config")).get("name")
         if isinstance(name, str):
             return name.removeprefix("mixed_")
     return default
@@ -270,7 +284,7 @@ def _dtype(config: dict[str, Any], default: str = "float32") -> str:
 
 def _declared_batch_shape(layer: dict[str, Any]) -> Shape | None:
     """The input shape a first layer declares, as Keras's Sequential reads it."""
-    config = layer.get("config") or {}
+    config = _dict(layer.get("config"))
     for key in ("batch_shape", "batch_input_shape"):
         shape = _shape(config.get(key))
         if shape is not None:
@@ -315,7 +329,7 @@ def _read_sequential(model_config: dict[str, Any]) -> tuple[list[InputSpec], lis
             "the Sequential model declares no input shape (it was never built); "
             "kerasfix needs an Input or a first layer with input_shape"
         )
-    first_config = first.get("config") or {}
+    first_config = _dict(first.get("config"))
     if first.get("class_name") == "InputLayer":
         name = str(first_config.get("name") or "input_layer")
     else:  # Keras 2 named the implicit input after the first layer
@@ -330,7 +344,8 @@ def _read_sequential(model_config: dict[str, Any]) -> tuple[list[InputSpec], lis
         data_format=_data_format(consumer),
     )
     layers = [
-        _Layer(_layer_name(r), str(r.get("class_name")), r.get("config") or {}, r, ()) for r in body
+        _Layer(_layer_name(r), str(r.get("class_name")), _dict(r.get("config")), r, ())
+        for r in body
     ]
     for previous, layer in itertools.pairwise(layers):
         layer.parents = (previous.name,)
@@ -341,11 +356,11 @@ def _read_sequential(model_config: dict[str, Any]) -> tuple[list[InputSpec], lis
 def _read_functional(model_config: dict[str, Any]) -> tuple[list[InputSpec], list[OutputSpec]]:
     raw_layers = _layer_list(model_config)
     layers = [
-        _Layer(_layer_name(r), str(r.get("class_name")), r.get("config") or {}, r, _parents(r))
+        _Layer(_layer_name(r), str(r.get("class_name")), _dict(r.get("config")), r, _parents(r))
         for r in raw_layers
     ]
     by_name = {layer.name: layer for layer in layers}
-    config = model_config.get("config") or {}
+    config = _dict(model_config.get("config"))
     input_refs = _node_refs(config.get("input_layers"))
     output_refs = _node_refs(config.get("output_layers"))
     if not input_refs:
@@ -396,7 +411,7 @@ _OP_LIKE = frozenset({"NotEqual", "Cast", "Equal", "GetItem", "Shape"})
 def _embedding_of(raw: dict[str, Any]) -> tuple[EmbeddingSpec, ...]:
     if raw.get("class_name") != "Embedding":
         return ()
-    config = raw.get("config") or {}
+    config = _dict(raw.get("config"))
     input_dim = config.get("input_dim")
     if not isinstance(input_dim, int):
         return ()
@@ -412,7 +427,7 @@ def _embedding_of(raw: dict[str, Any]) -> tuple[EmbeddingSpec, ...]:
 
 
 def _data_format(raw: dict[str, Any]) -> str | None:
-    value = (raw.get("config") or {}).get("data_format")
+    value = _dict(raw.get("config")).get("data_format")
     return value if value in ("channels_first", "channels_last") else None
 
 

@@ -28,10 +28,20 @@ def read_h5_model(path: str) -> ModelContract:
 
     if safeio.regular_file_size(path) == 0:
         raise ModelReadError(path, "an empty file")
-    with h5py.File(path, "r") as f:
-        model_config = _string_attr(f.attrs, "model_config")
-        training_config = _string_attr(f.attrs, "training_config")
-        version = f.attrs.get("keras_version")
+    with h5py.File(path, "r", locking=False) as f:
+        # Keras would follow these when loading weights for a patch or --verify-fit.
+        problems = safeio.hdf5_refusals(f)
+        if problems:
+            raise ModelReadError(path, "; ".join(problems))
+        try:
+            with safeio.address_space_cap():
+                model_config = _string_attr(f.attrs, "model_config")
+                training_config = _string_attr(f.attrs, "training_config")
+                version = f.attrs.get("keras_version")
+        except MemoryError:
+            raise ModelReadError(
+                path, "its attributes claim more memory than a config takes"
+            ) from None
     if model_config is None:
         raise ModelReadError(
             path, "an HDF5 file without 'model_config': weights or data, not a saved model"

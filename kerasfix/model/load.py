@@ -38,7 +38,15 @@ def load_contract(path: str) -> ModelContract:
         raise
     except ConfigError as exc:
         raise ModelReadError(path, str(exc)) from None
-    except (OSError, ValueError, RecursionError, RuntimeError, zipfile.BadZipFile) as exc:
+    # SystemError: h5py's answer to a libhdf5 error inside a link-visit callback.
+    except (
+        OSError,
+        ValueError,
+        RecursionError,
+        RuntimeError,
+        SystemError,
+        zipfile.BadZipFile,
+    ) as exc:
         raise ModelReadError(path, _reason(exc)) from None
     raise ModelReadError(
         path, "not a Keras model (expected a .keras zip, a legacy .h5, a .json or a SavedModel)"
@@ -48,6 +56,8 @@ def load_contract(path: str) -> ModelContract:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, RecursionError):
         return "the config nests too deeply to read"
+    if isinstance(exc, SystemError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # libhdf5's own words, not h5py's lock wrapper
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
 
@@ -66,6 +76,7 @@ def parse_json_text(data: bytes, what: str) -> Any:
 def _read_keras_zip(path: str) -> ModelContract:
     try:
         with zipfile.ZipFile(path) as archive:
+            safeio.check_archive(archive)
             try:
                 config_bytes = safeio.read_zip_member(archive, "config.json")
             except KeyError:

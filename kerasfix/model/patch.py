@@ -30,6 +30,7 @@ def read_saved_config(path: str) -> SavedConfig:
     head = safeio.sniff(path, 8)
     if head.startswith(safeio.ZIP_MAGIC):
         with zipfile.ZipFile(path) as archive:
+            safeio.check_archive(archive)
             config = parse_json_text(safeio.read_zip_member(archive, "config.json"), "config.json")
         compile_config = config.get("compile_config") or {}
         return SavedConfig(path, "keras", config, compile_config.get("loss"))

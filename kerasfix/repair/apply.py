@@ -399,9 +399,12 @@ def verify(
 
 
 def write_manifest(out_dir: str, manifest: dict[str, Any]) -> None:
-    with atomic_path(os.path.join(out_dir, MANIFEST)) as tmp, open(tmp, "w") as fh:
-        json.dump(manifest, fh, indent=2, sort_keys=True)
-        fh.write("\n")
+    try:
+        with atomic_path(os.path.join(out_dir, MANIFEST)) as tmp, open(tmp, "w") as fh:
+            json.dump(manifest, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+    except OSError as exc:  # disk full at the last write is still the user's to fix (exit 2)
+        raise WriteError(f"cannot write under {out_dir}: {exc.strerror or exc}") from None
 
 
 __all__ = ["MANIFEST", "RepairOutcome", "ScanPlan", "apply_plan", "resolve_rows", "scan"]
