@@ -186,7 +186,12 @@ def _run_jobs(context: RunContext, jobs: list[FileJob]) -> Iterator[FileOutcome]
         yield from run_dask(
             options.scheduler, diagnose_file, context, jobs, options.file_timeout, unreadable_file
         )
-    elif len(jobs) == 1 and options.file_timeout is None:
+    elif (
+        len(jobs) == 1
+        and options.file_timeout is None
+        # HDF5 is C: a damaged file can crash or hang it, so it is read where it can be killed.
+        and not jobs[0].path.lower().endswith((".h5", ".hdf5"))
+    ):
         yield diagnose_file(context, jobs[0])
     else:
         from kerasfix.workers import default_jobs, run_local
@@ -213,7 +218,7 @@ def run_diagnosis(
     finished so far (`Diagnosis.interrupted`); otherwise KeyboardInterrupt propagates."""
     validate_codes((*options.select, *options.ignore))
     observer = observer or _Quiet()
-    contract = load_contract(model_path)
+    contract = load_contract(model_path, options.file_timeout)
     diagnosis = Diagnosis(contract, Report(model_path, {}, [], 0, 0))
 
     model_result = FileResult(path=model_path, role="model")

@@ -179,6 +179,7 @@ def run_local(
     size: int,
     timeout: float | None,
     failed: Failed,
+    timeout_name: str = "--file-timeout",
 ) -> Iterator[Any]:
     """Yield one result per job, in the order they complete. A job whose worker crashes,
     raises or runs past `timeout` seconds (counted from when a started worker takes it)
@@ -234,7 +235,7 @@ def run_local(
                     and timeout is not None
                     and time.monotonic() - worker.started >= timeout
                 ):
-                    reason = f"reading it took longer than --file-timeout {timeout:g} s"
+                    reason = f"reading it took longer than {timeout_name} {timeout:g} s"
                 else:
                     continue
                 worker.index = None

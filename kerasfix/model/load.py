@@ -12,10 +12,14 @@ from kerasfix.errors import ModelReadError
 from kerasfix.model.config import ConfigError, contract_from_config
 from kerasfix.model.contract import ModelContract
 
+# How long libhdf5 may take over a legacy .h5 model's config before the read is abandoned.
+MODEL_READ_SECONDS = 60.0
 
-def load_contract(path: str) -> ModelContract:
+
+def load_contract(path: str, timeout: float | None = None) -> ModelContract:
     """The data contract of MODEL: a `.keras` zip, a legacy `.h5`, an architecture `.json`,
-    or a SavedModel folder. Raises ModelReadError with a one-line reason."""
+    or a SavedModel folder. Raises ModelReadError with a one-line reason. A legacy .h5 is
+    read in a child process, stopped after `timeout` seconds (MODEL_READ_SECONDS if None)."""
     if not os.path.lexists(path):
         raise ModelReadError(path, "no such file or folder")
     if os.path.isdir(path):
@@ -29,9 +33,7 @@ def load_contract(path: str) -> ModelContract:
         if head.startswith(safeio.ZIP_MAGIC) or head.startswith(safeio.EMPTY_ZIP_MAGIC):
             return _read_keras_zip(path)
         if safeio.is_hdf5(path):
-            from kerasfix.model import h5_model
-
-            return h5_model.read_h5_model(path)
+            return _read_h5_isolated(path, timeout)
         if head.lstrip()[:1] == b"{":
             return _read_json_architecture(path)
     except ModelReadError:
@@ -51,6 +53,40 @@ def load_contract(path: str) -> ModelContract:
     raise ModelReadError(
         path, "not a Keras model (expected a .keras zip, a legacy .h5, a .json or a SavedModel)"
     )
+
+
+def _read_h5_isolated(path: str, timeout: float | None) -> ModelContract:
+    """libhdf5 is C: a damaged file can crash it or make it loop for ever (fuzzing found a
+    global heap that does), beyond the reach of Ctrl-C. Read the config in a worker process
+    that can be killed; its verdict comes back as (ok, contract or reason)."""
+    from kerasfix.workers import run_local
+
+    [(ok, found)] = run_local(
+        _read_h5_in_child,
+        None,
+        [path],
+        1,
+        timeout or MODEL_READ_SECONDS,
+        lambda job, why: (False, why),
+        timeout_name="--file-timeout" if timeout else "the model read limit of",
+    )
+    if not ok:
+        raise ModelReadError(path, str(found))
+    contract: ModelContract = found
+    return contract
+
+
+def _read_h5_in_child(context: None, path: str) -> tuple[bool, Any]:
+    from kerasfix.model import h5_model
+
+    try:
+        return True, h5_model.read_h5_model(path)
+    except ModelReadError as exc:
+        return False, exc.reason
+    except ConfigError as exc:
+        return False, str(exc)
+    except (OSError, ValueError, RecursionError, RuntimeError, SystemError) as exc:
+        return False, _reason(exc)
 
 
 def _reason(exc: BaseException) -> str:

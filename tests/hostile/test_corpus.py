@@ -140,8 +140,6 @@ def test_corpus_covers_every_reader(corpus_root: Path, request: pytest.FixtureRe
 
 
 def test_hostile_case(case: Case, corpus_root: Path, tmp_path: Path) -> None:
-    if case.needs_isolation:
-        pytest.skip(f"needs per-file process isolation: {case.needs_isolation}")
     where = corpus_root / case.name
     out = where / case.out if case.out else None
     home, tmp = tmp_path / "home", tmp_path / "tmp"
