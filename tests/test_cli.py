@@ -190,3 +190,20 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(api, "run_diagnosis", interrupted)
     outcome = run_cli(["diagnose", "model.h5", "x.npy"], 130, cwd=KF107)
     assert outcome.stderr.strip() == "kerasfix: interrupted"
+
+
+@pytest.mark.tensorflow
+def test_stderr_stays_clean_when_a_check_imports_tensorflow() -> None:
+    """KF105 asks Keras whether the model could be patched, in a worker of a folder run: the
+    import's C++ chatter (cudart_stub, absl) must not reach stderr."""
+    from tests.conftest import run_subprocess
+
+    case = FIXTURES / "KF105" / "positive"
+    done = run_subprocess(
+        # --file-timeout: the file runs in a worker process, as in a folder run.
+        ["diagnose", "model.keras", "train.npz", "--file-timeout", "120", "--format", "json"],
+        cwd=case,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "KF105" in done.stdout and "patchable" in done.stdout
+    assert done.stderr == ""

@@ -6,33 +6,15 @@ Nothing in the SavedModel is loaded or run: its graph is a program (TF SECURITY.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-from collections.abc import Iterator
 
 from kerasfix import safeio
 from kerasfix.errors import ModelReadError
 from kerasfix.findings import Shape
 from kerasfix.model.contract import InputSpec, ModelContract, OutputSpec
+from kerasfix.model.quiet import native_stderr_silenced, quiet_environment
 
 MAX_SAVED_MODEL_PB_BYTES = 512 * 1024 * 1024
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Importing TensorFlow makes its C++ side print (`cudart_stub.cc: Could not find cuda
-    drivers`) before absl logging is set up, so no environment variable silences it; stderr
-    belongs to kerasfix's own one-line messages. Python errors still propagate."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def read_savedmodel(path: str) -> ModelContract:
@@ -40,11 +22,8 @@ def read_savedmodel(path: str) -> ModelContract:
     size = safeio.regular_file_size(pb_path)
     if size > MAX_SAVED_MODEL_PB_BYTES:
         raise ModelReadError(path, f"saved_model.pb is {size} bytes, past the reading limit")
-    # TF 2.21's absl/oneDNN lines are silenced only by all three (shared/research/security.md).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("GLOG_minloglevel", "3")
-    with _native_stderr_silenced():
+    quiet_environment()
+    with native_stderr_silenced():
         from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
         from tensorflow.core.protobuf import saved_model_pb2
         from tensorflow.python.framework import dtypes

@@ -37,14 +37,10 @@ class Verdict:
 
 
 def keras_module() -> Any:
-    # TF 2.21's absl/oneDNN lines are silenced only by all three (shared/research/security.md).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("GLOG_minloglevel", "3")
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    import keras
+    from kerasfix.model.quiet import import_keras
 
-    return keras
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    return import_keras()
 
 
 def _build(config: dict[str, Any]) -> Any:

@@ -81,12 +81,10 @@ def verify_fit(
     x = {n: h for (side, n), h in heads.items() if side == "x" and h is not None}
     y = {n: h for (side, n), h in heads.items() if side == "y" and h is not None}
 
-    # TF 2.21's absl/oneDNN lines are silenced only by all three (shared/research/security.md).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("GLOG_minloglevel", "3")
+    from kerasfix.model.quiet import import_keras
+
     os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the check runs on the CPU, as documented
-    import keras
+    keras = import_keras()
 
     keras.backend.clear_session()  # names of earlier models in this process must not clash
     try:
