@@ -157,3 +157,60 @@ def test_prints_and_exits_in_user_code_leave_the_report_intact(tmp_path: Path) -
     assert finding["code"] == "KF502"
     assert "SystemExit: 3" in finding["what"]
     assert "hello" in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("return 1.0, y", "returned a scalar x"),
+        ("return x, 1.0", "returned a scalar y"),
+        ("return Bad(), y", "returned values numpy cannot read: RuntimeError: no array"),
+        ("return Quits(), y", "returned values numpy cannot read: SystemExit: 4"),
+    ],
+)
+def test_returns_numpy_cannot_batch_are_findings_not_crashes(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    source = (
+        "class Bad:\n    def __array__(self, *a, **k):\n        raise RuntimeError('no array')\n"
+        "\n\nclass Quits:\n    def __array__(self, *a, **k):\n        raise SystemExit(4)\n"
+        f"\n\ndef augment(x, y):\n    {body}\n"
+    )
+    folder = _setup(tmp_path, source)
+    outcome = run_subprocess(
+        ["diagnose", "model.keras", "train.npz", "--augment", "aug.py:augment", "--format", "json"],
+        cwd=folder,
+    )
+    assert outcome.returncode == 1, outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    (finding,) = _findings(outcome.stdout)
+    assert finding["code"] == "KF502"
+    assert message in finding["what"]
+
+
+def test_an_identity_augmentation_on_a_multi_input_model_is_clean(tmp_path: Path) -> None:
+    source = FIXTURES / "multi" / "by-name"
+    shutil.copy(source / "model.keras", tmp_path / "model.keras")
+    shutil.copy(source / "train.npz", tmp_path / "train.npz")
+    (tmp_path / "aug.py").write_text("def augment(x, y):\n    return x, y\n")
+    outcome = run_cli(
+        ["diagnose", "model.keras", "train.npz", "--augment", "aug.py:augment", "--format", "json"],
+        expected_code=0,
+        cwd=tmp_path,
+    )
+    assert _findings(outcome.stdout) == []
+
+
+def test_cropping_images_with_one_hot_labels_is_not_a_time_shift(tmp_path: Path) -> None:
+    import numpy as np
+
+    folder = _setup(tmp_path, "def augment(x, y):\n    return x[:, 1:7, 1:7], y\n")
+    x = np.zeros((16, 8, 8, 3), np.float32)
+    np.savez(folder / "train.npz", x=x, y=np.eye(8, dtype=np.float32)[np.arange(16) % 8])
+    outcome = run_cli(
+        ["diagnose", "model.keras", "train.npz", "--augment", "aug.py:augment", "--format", "json"],
+        expected_code=1,
+        cwd=folder,
+    )
+    codes = {f["code"] for f in _findings(outcome.stdout)}
+    assert "KF502" in codes and "KF503" not in codes

@@ -201,3 +201,50 @@ def test_the_mixed_folder_fixture_yields_exactly_kf504_and_kf505() -> None:
     assert _codes(expected) == {"KF504", "KF505"}
     (result,) = [r for r in expected["results"] if r["key"] == "x"]
     assert result["shape"] == [7, 8, 8, 3]
+
+
+def test_a_folder_with_data_files_of_its_own_is_not_an_image_dataset(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    _image(run / "plots" / "loss.png")
+    np.savez(run / "train.npz", x=np.zeros((2, 8, 8, 3), np.float32), y=np.zeros(2, np.int32))
+    assert list(discover([str(run)])) == [str(run / "train.npz")]
+    report = _report([str(run), "--no-trace"], code=0)
+    assert {r["path"] for r in report["results"]} == {str(run / "train.npz")}
+
+
+def test_classes_whose_images_sit_in_subfolders_are_one_dataset(tmp_path: Path) -> None:
+    nested = tmp_path / "nested"
+    for label in ("cat", "dog"):
+        _image(nested / label / "batch1" / "0.png")
+        _image(nested / label / "batch1" / "1.png")
+    assert list(discover([str(tmp_path)])) == [str(nested)]
+    folder = read_image_folder(str(nested), (8, 8))
+    assert folder.survey.class_names == ("cat", "dog")
+    assert folder.arrays["x"].shape == (4, 8, 8, 3)
+
+
+def test_train_and_val_splits_stay_two_datasets(tmp_path: Path) -> None:
+    for split in ("train", "val"):
+        for label in ("cat", "dog"):
+            _image(tmp_path / split / label / "0.png")
+    assert list(discover([str(tmp_path)])) == [str(tmp_path / "train"), str(tmp_path / "val")]
+
+
+def test_a_linked_class_folder_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    _image(outside / "0.png")
+    data = tmp_path / "data"
+    _image(data / "cat" / "0.png")
+    (data / "dog").symlink_to(outside, target_is_directory=True)
+    assert list(iter_class_files(str(data))) == [(0, "cat/0.png"), (1, "dog")]
+    report = _report([str(data), "--image-size", "8x8"])
+    (finding,) = report["results"][0]["findings"]
+    assert finding["code"] == "KF505"
+    assert "symbolic link" in finding["details"]["reasons"]["dog"]
+
+
+def test_image_folder_data_extensions_match_the_formats_discovery_reads() -> None:
+    from kerasfix.loaders.discover import FORMATS, NAMED_ONLY
+    from kerasfix.loaders.images import DATA_EXTENSIONS
+
+    assert set(DATA_EXTENSIONS) == set(FORMATS) - set(NAMED_ONLY)

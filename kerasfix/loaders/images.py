@@ -109,7 +109,8 @@ def _is_image(name: str) -> bool:
 
 
 def class_folders(root: str) -> list[str]:
-    """The root's non-hidden subfolders, sorted, as Keras lists them."""
+    """The root's non-hidden subfolders, sorted, as Keras lists them (a link to a folder is
+    listed, as Keras lists it, but never followed: see iter_class_files)."""
     try:
         names = sorted(os.listdir(root))
     except OSError:
@@ -117,25 +118,107 @@ def class_folders(root: str) -> list[str]:
     return [n for n in names if not n.startswith(".") and os.path.isdir(os.path.join(root, n))]
 
 
-def is_image_class_folder(path: str) -> bool:
-    """A folder with at least one class subfolder that holds image files directly."""
-    if not os.path.isdir(path):
+# Extensions of the data files kerasfix reads from folders (discover.FORMATS, less the
+# named-only .json): a folder holding one at its root is a data folder, not a dataset of
+# images, whatever its subfolders hold (`run/train.npz` beside `run/plots/loss.png`).
+DATA_EXTENSIONS = (".npy", ".npz", ".h5", ".hdf5", ".jsonl", ".csv", ".tsv")
+# Entries looked at while searching a class folder's subtree for an image: the search stops
+# at the first image, so only folders with none (or deep, image-less trees) cost this much.
+MAX_SUBTREE_ENTRIES = 10_000
+MAX_SUBTREE_DEPTH = 16
+
+
+def _has_data_files(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return any(
+                not e.name.startswith(".")
+                and e.name.lower().endswith(DATA_EXTENSIONS)
+                and e.is_file(follow_symlinks=False)
+                for e in entries
+            )
+    except OSError:
         return False
-    for name in class_folders(path):
-        try:
-            with os.scandir(os.path.join(path, name)) as entries:
-                if any(e.is_file(follow_symlinks=False) and _is_image(e.name) for e in entries):
-                    return True
-        except OSError:
+
+
+def _branches(folder: str) -> tuple[bool, list[str]] | None:
+    """(whether `folder` holds images directly, its non-hidden real subfolders), or None when
+    it cannot be listed."""
+    direct = False
+    subfolders: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for e in entries:
+                if e.name.startswith("."):
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    subfolders.append(e.path)
+                elif not direct and _is_image(e.name) and e.is_file(follow_symlinks=False):
+                    direct = True
+    except OSError:
+        return None
+    return direct, sorted(subfolders)
+
+
+def _subtree_has_images(folder: str) -> bool:
+    """Whether Keras's recursive walk of `folder` finds an image: a bounded search, links
+    not followed, stopping at the first image."""
+    pending = [(folder, 0)]
+    seen = 0
+    while pending:
+        current, depth = pending.pop()
+        found = _branches(current)
+        if found is None:
             continue
+        direct, subfolders = found
+        if direct:
+            return True
+        seen += 1 + len(subfolders)
+        if seen > MAX_SUBTREE_ENTRIES:
+            return False
+        if depth < MAX_SUBTREE_DEPTH:
+            pending.extend((sub, depth + 1) for sub in reversed(subfolders))
     return False
+
+
+def is_image_class_folder(path: str) -> bool:
+    """Whether `path` is a dataset root as image_dataset_from_directory would read it: no data
+    files of its own (those make it a data folder), and either a class subfolder that holds
+    image files directly, or at least two class subfolders whose images all sit deeper
+    (`root/{cat,dog}/batch1/*.png`) where each reaches them through one branch only (a
+    class folder with two image-holding branches is a dataset of its own: `train/{cat,dog}`
+    beside `val/{cat,dog}` are two datasets, not one with classes train and val)."""
+    if not os.path.isdir(path) or os.path.islink(path) or _has_data_files(path):
+        return False
+    nested = 0
+    for name in class_folders(path):
+        folder = os.path.join(path, name)
+        if os.path.islink(folder):
+            continue
+        found = _branches(folder)
+        if found is None:
+            continue
+        direct, subfolders = found
+        if direct:
+            return True
+        holding = [sub for sub in subfolders if _subtree_has_images(sub)]
+        if len(holding) == 1:
+            nested += 1
+        elif len(holding) > 1:
+            return False
+    return nested >= 2
 
 
 def iter_class_files(root: str) -> Iterator[tuple[int, str]]:
     """(class index, path relative to root) in Keras's order: classes sorted, each class
-    folder walked recursively without following links, folders and files sorted."""
+    folder walked recursively without following links, folders and files sorted. A class
+    folder that is itself a link is yielded as one entry (its name), not followed: reading
+    it reports the link (KF505)."""
     prefix = os.path.join(root, "")
     for label, name in enumerate(class_folders(root)):
+        if os.path.islink(os.path.join(root, name)):
+            yield label, name
+            continue
         walk = sorted(os.walk(os.path.join(root, name)), key=lambda entry: entry[0])
         for folder, _, files in walk:
             for file_name in sorted(files):
@@ -143,6 +226,48 @@ def iter_class_files(root: str) -> Iterator[tuple[int, str]]:
                     # os.walk's folders start with root + sep: slicing is os.path.relpath,
                     # without its cost on 100,000 files.
                     yield label, os.path.join(folder, file_name)[len(prefix) :]
+
+
+def open_regular(path: str) -> tuple[int, os.stat_result]:
+    """An fd of a regular file opened without following a link (O_NOFOLLOW, O_NONBLOCK so a
+    FIFO cannot block), and its fstat; DataReadError for a link or anything not a regular
+    file. The caller closes the fd."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataReadError("a symbolic link: kerasfix does not follow links") from None
+        raise DataReadError(exc.strerror or str(exc)) from None
+    try:
+        status = os.fstat(fd)
+    except OSError as exc:
+        os.close(fd)
+        raise DataReadError(exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(status.st_mode):
+        os.close(fd)
+        raise DataReadError("not a regular file")
+    return fd, status
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """A regular file's bytes (no link followed), at most its size at open and `limit`."""
+    fd, status = open_regular(path)
+    try:
+        if status.st_size > limit:
+            raise DataReadError(f"larger than {limit} bytes")
+        parts: list[bytes] = []
+        left = status.st_size
+        while left > 0:
+            block = os.read(fd, min(left, 1 << 20))
+            if not block:
+                break
+            parts.append(block)
+            left -= len(block)
+        return b"".join(parts)
+    except OSError as exc:
+        raise DataReadError(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
 
 
 def _ends_well(head: bytes, tail: bytes, fmt: str, size: int) -> str | None:
@@ -265,19 +390,11 @@ def _check_pixels(width: int, height: int) -> None:
 
 def read_header(path: str) -> tuple[int, int, str, str]:
     """(width, height, mode, format) from the header; raises DataReadError for a bad file."""
+    # One open, two positioned reads (the header and the last bytes). O_NOFOLLOW: a linked
+    # file is not followed out of the dataset.
+    fd, status = open_regular(path)
     try:
-        # One open, two positioned reads (the header and the last bytes). O_NOFOLLOW: a
-        # linked file is not followed out of the dataset.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise DataReadError("a symbolic link: kerasfix does not follow links") from None
-        raise DataReadError(exc.strerror or str(exc)) from None
-    try:
-        status = os.fstat(fd)
         size = status.st_size
-        if not stat.S_ISREG(status.st_mode):
-            raise DataReadError("not a regular file")
         if size == 0:
             raise DataReadError("an empty file")
         head = os.pread(fd, HEAD_BYTES, 0)
