@@ -50,13 +50,20 @@ Array = np.ndarray[Any, Any]
 Augmentation = Callable[[Any, Any], Any]
 
 
-def load_function(spec: str) -> Augmentation:
-    """`FILE.py:FUNC` imported and looked up; a UsageError names what is wrong."""
+def check_spec(spec: str) -> tuple[str, str]:
+    """(file, function) of `FILE.py:FUNC`, checked without importing anything: run before
+    the data is read, so a typo costs no scan. A UsageError names what is wrong."""
     path, sep, name = spec.rpartition(":")
     if not sep or not path or not name:
         raise UsageError(f"--augment {spec!r}: expected FILE.py:FUNCTION")
     if not os.path.isfile(path):
         raise UsageError(f"--augment {spec}: no such file {path}")
+    return path, name
+
+
+def load_function(spec: str) -> Augmentation:
+    """`FILE.py:FUNC` imported and looked up; a UsageError names what is wrong."""
+    path, name = check_spec(spec)
     module_name = "kerasfix_augment_" + "".join(
         c if c.isalnum() else "_" for c in os.path.splitext(os.path.basename(path))[0]
     )
@@ -64,10 +71,13 @@ def load_function(spec: str) -> Augmentation:
     if loader_spec is None or loader_spec.loader is None:
         raise UsageError(f"--augment {spec}: {path} is not a Python file")
     module = importlib.util.module_from_spec(loader_spec)
+    # Registered while it runs, as `import` does: @dataclass and pickling look the module up.
+    sys.modules[module_name] = module
     try:
         with contextlib.redirect_stdout(sys.stderr):
             loader_spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # the user's module may raise anything on import
+        sys.modules.pop(module_name, None)
         raise UsageError(f"--augment {spec}: importing {path} failed: {_one_line(exc)}") from None
     function = getattr(module, name, None)
     if not callable(function):

@@ -214,3 +214,68 @@ def test_cropping_images_with_one_hot_labels_is_not_a_time_shift(tmp_path: Path)
     )
     codes = {f["code"] for f in _findings(outcome.stdout)}
     assert "KF502" in codes and "KF503" not in codes
+
+
+def test_a_missing_augment_file_is_reported_before_the_data_is_read(tmp_path: Path) -> None:
+    folder = _setup(tmp_path, CANARY)
+    outcome = run_subprocess(
+        ["diagnose", "model.keras", "no-such-data", "--augment", "missing.py:augment"],
+        cwd=folder,
+    )
+    assert outcome.returncode == 2
+    assert outcome.stderr.strip().splitlines() == [
+        "kerasfix: error: --augment missing.py:augment: no such file missing.py"
+    ]
+
+
+DATACLASS = """\
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Crop:
+    size: int = 8
+
+
+def augment(x, y):
+    return x[:, : Crop().size], y
+"""
+
+
+def test_a_module_defining_dataclasses_can_be_imported(tmp_path: Path) -> None:
+    folder = _setup(tmp_path, DATACLASS)
+    run_cli(
+        ["diagnose", "model.keras", "train.npz", "--augment", "aug.py:augment"],
+        expected_code=0,
+        cwd=folder,
+    )
+
+
+def test_ctrl_c_stops_before_the_augmentation_runs(tmp_path: Path) -> None:
+    import signal
+
+    from tests.test_folders import MODEL as LSTM
+    from tests.test_folders import _held, _kerasfix, _shards
+
+    data = tmp_path / "data"
+    _shards(data, 2)
+    (tmp_path / "aug.py").write_text(CANARY)
+    with _held(data / "zz-held.npz") as reader_blocked:
+        proc = _kerasfix(
+            "diagnose",
+            LSTM,
+            str(data),
+            "--augment",
+            "aug.py:augment",
+            "--jobs",
+            "1",
+            cwd=tmp_path,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        reader_blocked()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert not (tmp_path / "imported").exists() and not (tmp_path / "called").exists()

@@ -63,12 +63,16 @@ def test_unsafe_repair_converts_and_resizes_keeping_the_layout(tmp_path: Path) -
 def test_without_unsafe_fixes_nothing_is_converted(tmp_path: Path) -> None:
     folder = _copy_case(tmp_path)
     outcome = run_cli(
-        ["repair", "model.keras", "images", "--out", "out", "--image-size", "8x8", "--dry-run"],
+        ["repair", "model.keras", "images", "--out", "out", "--image-size", "8x8"],
         expected_code=1,
         cwd=folder,
     )
+    assert "pass --unsafe-fixes" in outcome.stdout
     assert "convert_images" in outcome.stdout
-    assert not (folder / "out").exists()
+    written = [p.relative_to(folder / "out") for p in (folder / "out").rglob("*")]
+    assert written == [Path("kerasfix-repair.json")]  # the manifest alone: no image
+    manifest = json.loads((folder / "out" / "kerasfix-repair.json").read_text())
+    assert manifest["files"] == []
 
 
 def test_repair_never_follows_links_or_reads_special_files(tmp_path: Path) -> None:
