@@ -248,3 +248,88 @@ def test_image_folder_data_extensions_match_the_formats_discovery_reads() -> Non
     from kerasfix.loaders.images import DATA_EXTENSIONS
 
     assert set(DATA_EXTENSIONS) == set(FORMATS) - set(NAMED_ONLY)
+
+
+def _png_with_ihdr(length: int, ihdr: bytes, crc_delta: int = 0) -> bytes:
+    import struct
+    import zlib
+
+    crc = (zlib.crc32(b"IHDR" + ihdr) + crc_delta) & 0xFFFFFFFF
+    chunk = struct.pack(">I", length) + b"IHDR" + ihdr + struct.pack(">I", crc)
+    idat = zlib.compress(b"\x00" + b"\x00" * 24 * 8)
+    body = (
+        struct.pack(">I", len(idat))
+        + b"IDAT"
+        + idat
+        + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    )
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return b"\x89PNG\r\n\x1a\n" + chunk + body + end
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("length", "not 13 bytes long"),
+        ("crc", "CRC does not match"),
+        ("depth", "bit depth 16 with colour type 3"),
+        ("interlace", "interlace method"),
+    ],
+)
+def test_a_corrupt_png_header_is_kf505(tmp_path: Path, case: str, reason: str) -> None:
+    import struct
+
+    depth, colour, interlace = (
+        (16, 3, 0) if case == "depth" else (8, 2, 2 if case == "interlace" else 0)
+    )
+    ihdr = struct.pack(">IIBBBBB", 8, 8, depth, colour, 0, 0, interlace)
+    content = _png_with_ihdr(14 if case == "length" else 13, ihdr, 1 if case == "crc" else 0)
+    _image(tmp_path / "cat" / "0.png")
+    (tmp_path / "cat" / "bad.png").write_bytes(content)
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    (finding,) = report["results"][0]["findings"]
+    assert finding["code"] == "KF505"
+    assert reason in finding["details"]["reasons"]["cat/bad.png"]
+
+
+def _jpeg(**options: Any) -> bytes:
+    buffer = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    Image.fromarray(pixels, "RGB").save(buffer, "JPEG", **options)
+    return buffer.getvalue()
+
+
+def test_hidden_image_files_are_indexed_as_keras_does(tmp_path: Path) -> None:
+    _image(tmp_path / "cat" / "0.png")
+    (tmp_path / "cat" / "._0.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    (result,) = [r for r in report["results"] if r["key"] == "x"]
+    assert result["shape"][0] == 2  # Keras lists the AppleDouble twin and fails decoding it
+    (finding,) = result["findings"]
+    assert finding["code"] == "KF505"
+    assert finding["received"] == ["cat/._0.png"]
+
+
+def test_a_format_tensorflow_cannot_decode_is_kf505(tmp_path: Path) -> None:
+    _image(tmp_path / "cat" / "0.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "cat" / "scan.png", "TIFF")
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    (finding,) = report["results"][0]["findings"]
+    assert finding["code"] == "KF505"
+    assert "a TIFF image" in finding["details"]["reasons"]["cat/scan.png"]
+
+
+def test_a_jpeg_with_data_after_its_end_marker_is_readable(tmp_path: Path) -> None:
+    _image(tmp_path / "cat" / "0.png")
+    trailer = b"\x00\x00\x00\x18ftypmp42" + bytes(range(255)) * 400  # no 0xFF: no EOI in it
+    (tmp_path / "cat" / "motion.jpg").write_bytes(_jpeg() + trailer)
+    _report([str(tmp_path), "--image-size", "8x8"], code=0)
+
+
+def test_a_cut_jpeg_is_kf505_even_with_an_end_marker_in_its_exif(tmp_path: Path) -> None:
+    _image(tmp_path / "cat" / "0.png")
+    exif = b"Exif\x00\x00" + b"thumb\xff\xd8\xff\xd9" * 4  # a thumbnail's own EOI
+    (tmp_path / "cat" / "cut.jpg").write_bytes(_jpeg(exif=exif)[:-40])
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    (finding,) = report["results"][0]["findings"]
+    assert "truncated" in finding["details"]["reasons"]["cat/cut.jpg"]

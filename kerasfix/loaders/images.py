@@ -22,6 +22,7 @@ import errno
 import os
 import stat
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -105,7 +106,10 @@ class ImageSurvey:
 
 
 def _is_image(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+    """A file Keras indexes: by extension alone. Hidden files are indexed too (Keras filters
+    hidden class folders, not files), so macOS's `._x.png` AppleDouble twins are read (and
+    fail) at training: they are KF505 here, and counted in N as Keras counts them."""
+    return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
 def class_folders(root: str) -> list[str]:
@@ -270,18 +274,61 @@ def read_regular(path: str, limit: int) -> bytes:
         os.close(fd)
 
 
-def _ends_well(head: bytes, tail: bytes, fmt: str, size: int) -> str | None:
+def _ends_well(fd: int, head: bytes, tail: bytes, fmt: str, size: int) -> str | None:
     """Why the file is cut short, judged by how its format must end; None if it ends well."""
-    if fmt == "BMP":
-        declared = int.from_bytes(head[2:6], "little")
+    if fmt in ("BMP", "WEBP"):
+        if fmt == "BMP":
+            declared = int.from_bytes(head[2:6], "little")
+        else:  # RIFF: the size after the first 8 bytes
+            declared = int.from_bytes(head[4:8], "little") + 8
         if declared and size < declared:
-            return f"truncated: the BMP header declares {declared} bytes, the file has {size}"
+            return f"truncated: the {fmt} header declares {declared} bytes, the file has {size}"
         return None
     endings = _ENDINGS.get(fmt)
-    if endings is not None and not tail.rstrip(b"\x00\r\n ").endswith(endings):
-        # (some encoders pad after the end marker)
-        return f"truncated: the {fmt} data does not end with its end marker"
+    if endings is None or tail.rstrip(b"\x00\r\n ").endswith(endings):
+        return None  # (some encoders pad after the end marker)
+    if fmt == "JPEG" and _jpeg_has_eoi(fd, head, size):
+        return None  # data after the end marker (a motion photo's video): decoders stop at EOI
+    return f"truncated: the {fmt} data does not end with its end marker"
+
+
+# How far back from a JPEG's end an EOI marker is looked for when the file does not end with
+# one (a motion photo appends its video, MBs, after the image): past this, it is truncated.
+MAX_JPEG_TRAILER = 64 * 1024 * 1024
+SEARCH_BLOCK = 1 << 20
+
+
+def _jpeg_scan_start(fd: int, head: bytes, size: int) -> int | None:
+    """Where the entropy-coded data of a JPEG starts (after its first SOS segment), walking
+    the marker segments; None when they cannot be walked. Before it, FFD9 may sit inside an
+    EXIF thumbnail; after it, FFD9 is only ever the EOI marker (data bytes FF are stuffed)."""
+    at = 2
+    for _ in range(MAX_JPEG_MARKERS):
+        marker = head[at : at + 4] if at + 4 <= len(head) else os.pread(fd, 4, at)
+        if len(marker) < 4 or marker[0] != 0xFF:
+            return None
+        length = int.from_bytes(marker[2:4], "big")
+        if marker[1] == 0xDA:
+            return at + 2 + length if at + 2 + length <= size else None
+        at += 2 + length
     return None
+
+
+def _jpeg_has_eoi(fd: int, head: bytes, size: int) -> bool:
+    """Whether an EOI marker (FFD9) follows the JPEG's scan data, searched backwards from the
+    end in blocks (bounded by MAX_JPEG_TRAILER)."""
+    start = _jpeg_scan_start(fd, head, size)
+    if start is None:
+        return False
+    end = size
+    floor = max(start, size - MAX_JPEG_TRAILER)
+    while end > floor:
+        begin = max(floor, end - SEARCH_BLOCK)
+        block = os.pread(fd, end - begin + 1, begin)  # one byte of overlap with the last block
+        if b"\xff\xd9" in block:
+            return True
+        end = begin
+    return False
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -315,12 +362,40 @@ def _png_transparent(head: bytes) -> bool | None:
     return None
 
 
+# IHDR colour type -> the bit depths the PNG specification allows for it.
+PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+
+
+def _check_ihdr(head: bytes) -> None:
+    """The checks libpng makes of IHDR before TensorFlow decodes a pixel (a failure here is
+    `Invalid PNG` at training time): the first chunk is IHDR, 13 bytes long, with a good CRC,
+    an allowed colour type and bit depth pair, compression and filter method 0, interlace 0
+    or 1."""
+    if len(head) < 33 or head[12:16] != b"IHDR":
+        raise DataReadError("a corrupt PNG header: the first chunk is not IHDR")
+    if int.from_bytes(head[8:12], "big") != 13:
+        raise DataReadError("a corrupt PNG header: the IHDR chunk is not 13 bytes long")
+    if zlib.crc32(head[12:29]) != int.from_bytes(head[29:33], "big"):
+        raise DataReadError("a corrupt PNG header: the IHDR chunk's CRC does not match")
+    depth, colour, compression, filtering, interlace = head[24:29]
+    if depth not in PNG_DEPTHS.get(colour, ()):
+        raise DataReadError(
+            f"a corrupt PNG header: bit depth {depth} with colour type {colour} is not allowed"
+        )
+    if compression != 0 or filtering != 0 or interlace not in (0, 1):
+        raise DataReadError(
+            "a corrupt PNG header: unknown compression, filter or interlace method "
+            f"({compression}, {filtering}, {interlace})"
+        )
+
+
 def _quick_header(head: bytes) -> tuple[int, int, str, str] | None:
     """The fields Pillow's PNG and JPEG plugins read (IHDR; the SOF frame header), read from
     the file's first bytes: Pillow's JPEG `_open` also parses every quantization table in
     Python, several times the cost. None when the file is anything else, or unusual: Pillow
     then reads it."""
-    if head.startswith(PNG_SIGNATURE) and head[12:16] == b"IHDR" and len(head) >= 26:
+    if head.startswith(PNG_SIGNATURE):
+        _check_ihdr(head)
         mode = PNG_MODES.get(head[25])
         if mode == "P":
             transparent = _png_transparent(head)
@@ -347,6 +422,12 @@ def _quick_header(head: bytes) -> tuple[int, int, str, str] | None:
     return None
 
 
+# What tf.io.decode_image (TensorFlow 2.21), which image_dataset_from_directory calls, decodes
+# and Pillow identifies (TensorFlow also reads JPEG XL, which Pillow does not: such a file is
+# KF505 here). A TIFF or an ICO named .png passes Pillow and fails TensorFlow.
+DECODABLE_FORMATS = frozenset({"BMP", "GIF", "JPEG", "PNG", "WEBP"})
+
+
 def _pillow_header(fh: Any) -> tuple[int, int, str, str]:
     """Pillow's reading of any header the fast path leaves (GIF, BMP, unusual PNG/JPEG);
     its errors become the file's reason."""
@@ -367,6 +448,13 @@ def _pillow_header(fh: Any) -> tuple[int, int, str, str]:
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         text = str(exc).strip().splitlines()
         raise DataReadError(text[0] if text else type(exc).__name__) from None
+    if fmt == "MPO":
+        fmt = "JPEG"  # a multi-picture JPEG (camera, motion photo): TensorFlow reads the first
+    if fmt not in DECODABLE_FORMATS:
+        raise DataReadError(
+            f"a {fmt} image, which TensorFlow's decode_image cannot read (it reads BMP, GIF, "
+            "JPEG, PNG and WebP)"
+        )
     if fmt == "PNG" and mode == "P" and "transparency" in image.info:
         mode = "RGBA"  # a palette with transparency decodes to 4 channels
     if fmt == "GIF":
@@ -403,13 +491,13 @@ def read_header(path: str) -> tuple[int, int, str, str]:
         if header is None:
             with os.fdopen(os.dup(fd), "rb") as fh:
                 header = _pillow_header(fh)
+        width, height, mode, fmt = header
+        _check_pixels(width, height)
+        reason = _ends_well(fd, head, tail, fmt, size)
     except OSError as exc:
         raise DataReadError(exc.strerror or str(exc)) from None
     finally:
         os.close(fd)
-    width, height, mode, fmt = header
-    _check_pixels(width, height)
-    reason = _ends_well(head, tail, fmt, size)
     if reason is not None:
         raise DataReadError(reason)
     if width <= 0 or height <= 0:
