@@ -127,7 +127,13 @@ class FileOutcome:
 def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
     """Everything diagnose does for one DATA file; runs in a worker process on folder runs."""
     options = context.options
-    file = read_data_file(job.path, options.allow_pickle, _table_label(options), options.image_size)
+    file = read_data_file(
+        job.path,
+        options.allow_pickle,
+        _table_label(options),
+        options.image_size,
+        options.color_mode,
+    )
     if file.error is not None:
         return unreadable_file(job, file.error)
     outcome = FileOutcome(job, [], {file.path: file})

@@ -73,10 +73,38 @@ def test_default_image_size_is_kerass_256(tmp_path: Path) -> None:
 def test_channels_and_class_count_are_checked_against_the_model(tmp_path: Path) -> None:
     for label in ("a", "b", "c", "d"):  # 4 classes for a 3-unit softmax
         _image(tmp_path / label / "0.png", mode="L")
+    # Keras's default color_mode="rgb" decodes grayscale files to 3 channels: they fit.
     report = _report([str(tmp_path), "--image-size", "8x8"])
+    assert _codes(report) == {"KF211"}
+    report = _report([str(tmp_path), "--image-size", "8x8", "--color-mode", "grayscale"])
     assert _codes(report) == {"KF107", "KF211"}
     kf107 = next(f for r in report["results"] for f in r["findings"] if f["code"] == "KF107")
     assert "color_mode='rgb'" in kf107["fix"]
+    assert "--color-mode rgb (this run used grayscale)" in kf107["fix"]
+
+
+GRAY_MODEL = FIXTURES / "KF101" / "positive" / "model.h5"  # Conv2D, (None, 8, 8, 1), 3 units
+
+
+def test_a_grayscale_folder_for_a_grayscale_model_needs_color_mode(tmp_path: Path) -> None:
+    for label in ("a", "b", "c"):
+        _image(tmp_path / label / "0.png", mode="L")
+    args = ["diagnose", str(GRAY_MODEL), str(tmp_path), "--image-size", "8x8", "--format", "json"]
+    report = json.loads(run_cli(args, expected_code=1).stdout)
+    (finding,) = [f for r in report["results"] for f in r["findings"]]
+    assert finding["code"] == "KF107"
+    assert finding["received"] == [3, 8, 8, 3]  # Keras feeds 3 channels by default
+    assert "color_mode='grayscale'" in finding["fix"]
+    run_cli([*args, "--color-mode", "grayscale"], expected_code=0)
+
+
+def test_an_rgba_folder_fits_a_3_channel_model_by_default(tmp_path: Path) -> None:
+    for label in ("a", "b", "c"):
+        _image(tmp_path / label / "0.png", mode="RGBA")
+    report = _report([str(tmp_path), "--image-size", "8x8"], code=0)
+    assert _codes(report) == set()
+    report = _report([str(tmp_path), "--image-size", "8x8", "--color-mode", "rgba"])
+    assert _codes(report) == {"KF107"}
 
 
 @pytest.mark.parametrize(

@@ -521,8 +521,16 @@ def survey(root: str, image_size: tuple[int, int] | None = None) -> ImageSurvey:
     return found
 
 
-def read_image_folder(path: str, image_size: tuple[int, int] | None = None) -> DataFile:
-    """The folder as image_dataset_from_directory yields it: x (N, H, W, C), y (N,)."""
+# image_dataset_from_directory's color_mode -> the channels every image is decoded to.
+COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
+DEFAULT_COLOR_MODE = "rgb"
+
+
+def read_image_folder(
+    path: str, image_size: tuple[int, int] | None = None, color_mode: str | None = None
+) -> DataFile:
+    """The folder as image_dataset_from_directory yields it: x (N, H, W, C), y (N,); C is
+    what `color_mode` (default rgb) decodes every image to, whatever the files hold."""
     found = survey(path, image_size)
     result = DataFile(path=path, format=IMAGE_FORMAT, survey=found)
     if not found.images and not found.unreadable:
@@ -530,7 +538,8 @@ def read_image_folder(path: str, image_size: tuple[int, int] | None = None) -> D
         return result
     count = len(found.images) + len(found.unreadable)
     height, width = found.image_size
-    result.arrays["x"] = ArrayRef(path, "x", (count, height, width, found.channels), "float32", "f")
+    channels = COLOR_MODES[color_mode or DEFAULT_COLOR_MODE]
+    result.arrays["x"] = ArrayRef(path, "x", (count, height, width, channels), "float32", "f")
     result.arrays["y"] = ArrayRef(path, "y", (count,), "int32", "i")
     return result
 
