@@ -361,3 +361,9 @@ def test_a_cut_jpeg_is_kf505_even_with_an_end_marker_in_its_exif(tmp_path: Path)
     report = _report([str(tmp_path), "--image-size", "8x8"])
     (finding,) = report["results"][0]["findings"]
     assert "truncated" in finding["details"]["reasons"]["cat/cut.jpg"]
+
+
+def test_a_dataset_named_through_a_link_is_read(tmp_path: Path) -> None:
+    _image(tmp_path / "real" / "cat" / "0.png")
+    (tmp_path / "named").symlink_to(tmp_path / "real", target_is_directory=True)
+    assert list(discover([str(tmp_path / "named")])) == [str(tmp_path / "named")]

@@ -192,7 +192,8 @@ def is_image_class_folder(path: str) -> bool:
     (`root/{cat,dog}/batch1/*.png`) where each reaches them through one branch only (a
     class folder with two image-holding branches is a dataset of its own: `train/{cat,dog}`
     beside `val/{cat,dog}` are two datasets, not one with classes train and val)."""
-    if not os.path.isdir(path) or os.path.islink(path) or _has_data_files(path):
+    # (`path` itself may be a link the user named as DATA; links inside it are not followed.)
+    if not os.path.isdir(path) or _has_data_files(path):
         return False
     nested = 0
     for name in class_folders(path):
@@ -253,12 +254,16 @@ def open_regular(path: str) -> tuple[int, os.stat_result]:
     return fd, status
 
 
+# The reason read_regular gives for a file over its limit (callers tell it from the others).
+TOO_LARGE = "larger than"
+
+
 def read_regular(path: str, limit: int) -> bytes:
     """A regular file's bytes (no link followed), at most its size at open and `limit`."""
     fd, status = open_regular(path)
     try:
         if status.st_size > limit:
-            raise DataReadError(f"larger than {limit} bytes")
+            raise DataReadError(f"{TOO_LARGE} {limit} bytes")
         parts: list[bytes] = []
         left = status.st_size
         while left > 0:

@@ -18,6 +18,7 @@ from kerasfix.findings import Finding
 from kerasfix.loaders.base import ArrayRef, DataFile
 from kerasfix.loaders.images import (
     MODE_NAMES,
+    TOO_LARGE,
     ImageSurvey,
     iter_class_files,
     open_regular,
@@ -76,16 +77,16 @@ def _pil_mode(image: Any) -> Any:
     return image
 
 
-def _convert(data: bytes, final: str, size: tuple[int, int], channels: int) -> str | None:
-    """Decode `data` (the source's bytes), convert and resize, write `final` atomically (same
-    name, same format). Returns why the target mode could not be written (a JPEG holds no
-    alpha, a BMP no grayscale+alpha: the nearest mode is written), or None."""
+def _convert(data: bytes, ext: str, size: tuple[int, int], channels: int) -> tuple[Any, str | None]:
+    """Decode `data` (the source's bytes), convert and resize for a file ending in `ext` (same
+    name, same format): the image and why the target mode could not be kept (a JPEG holds no
+    alpha, a BMP no grayscale+alpha: the nearest mode is written), or None. Raises whatever
+    Pillow raises for damaged data; writes nothing."""
     import io
 
     from PIL import Image
 
     height, width = size
-    ext = os.path.splitext(final)[1].lower()
     mode = PIL_MODES.get(channels, "RGB")
     fmt = SAVE_FORMATS.get(ext, "PNG")
     note = None
@@ -93,14 +94,18 @@ def _convert(data: bytes, final: str, size: tuple[int, int], channels: int) -> s
         note = f"{fmt} cannot hold alpha: written as {mode[:-1]}"
         mode = mode[:-1]
     with Image.open(io.BytesIO(data)) as image:
-        image.load()  # damaged data fails here, before anything is written
+        image.load()  # damaged data fails here
         fixed = _pil_mode(image).convert(mode)
-        if fixed.size != (width, height):
-            fixed = fixed.resize((width, height), Image.Resampling.BILINEAR)
-        with atomic_path(final) as tmp:
-            options: dict[str, Any] = {"quality": 95} if fmt == "JPEG" else {}
-            fixed.save(tmp, fmt, **options)
-    return note
+    if fixed.size != (width, height):
+        fixed = fixed.resize((width, height), Image.Resampling.BILINEAR)
+    return fixed, note
+
+
+def _save(image: Any, final: str) -> None:
+    fmt = SAVE_FORMATS.get(os.path.splitext(final)[1].lower(), "PNG")
+    with atomic_path(final) as tmp:
+        options: dict[str, Any] = {"quality": 95} if fmt == "JPEG" else {}
+        image.save(tmp, fmt, **options)
 
 
 def _copy(source: str, final: str) -> None:
@@ -142,17 +147,23 @@ def write_folder(
         if info is not None and ((info.height, info.width) != size or info.channels != channels):
             try:
                 content = read_regular(source, MAX_CONVERT_BYTES)
-                note = _convert(content, final, size, channels)
-            except DataReadError as exc:
-                not_copied.append({"path": relative, "reason": exc.reason})
-                continue
-            except Exception as exc:  # Pillow and zlib raise many types
-                # A good header over damaged data: keep the file as it is and go on.
-                text = str(exc).strip().splitlines()
-                not_converted.append(
-                    {"path": relative, "reason": text[0] if text else type(exc).__name__}
-                )
-            else:
+            except DataReadError as exc:  # a link or not a regular file (now), or too large
+                if not exc.reason.startswith(TOO_LARGE):
+                    not_copied.append({"path": relative, "reason": exc.reason})
+                    continue
+                not_converted.append({"path": relative, "reason": exc.reason})
+                content = None
+            converted: Any = None
+            if content is not None:
+                ext = os.path.splitext(relative)[1].lower()
+                try:
+                    converted, note = _convert(content, ext, size, channels)
+                except Exception as exc:  # Pillow and zlib raise many types for damaged data
+                    text = str(exc).strip().splitlines()
+                    reason = text[0] if text else type(exc).__name__
+                    not_converted.append({"path": relative, "reason": reason})
+            if converted is not None and content is not None:
+                _save(converted, final)  # a write error is the run's (cannot write under DIR)
                 changed.append(
                     {
                         "path": relative,
@@ -165,6 +176,7 @@ def write_folder(
                     }
                 )
                 continue
+            # not converted: copied as it is, below
         try:
             _copy(source, final)
         except DataReadError as exc:  # a link or not a regular file: never followed or read
