@@ -127,7 +127,13 @@ class FileOutcome:
 def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
     """Everything diagnose does for one DATA file; runs in a worker process on folder runs."""
     options = context.options
-    file = read_data_file(job.path, options.allow_pickle, _table_label(options), options.image_size)
+    file = read_data_file(
+        job.path,
+        options.allow_pickle,
+        _table_label(options),
+        options.image_size,
+        options.color_mode,
+    )
     if file.error is not None:
         return unreadable_file(job, file.error)
     outcome = FileOutcome(job, [], {file.path: file})
@@ -217,6 +223,10 @@ def run_diagnosis(
     """Diagnose every DATA file. With `keep_partial`, Ctrl-C ends the run with the files
     finished so far (`Diagnosis.interrupted`); otherwise KeyboardInterrupt propagates."""
     validate_codes((*options.select, *options.ignore))
+    if options.augment is not None:  # a bad --augment fails before the scan, not after
+        from kerasfix.augment import check_spec
+
+        check_spec(options.augment)
     observer = observer or _Quiet()
     contract = load_contract(model_path, options.file_timeout)
     diagnosis = Diagnosis(contract, Report(model_path, {}, [], 0, 0))
@@ -273,7 +283,9 @@ def run_diagnosis(
     # plans (and their manifests) do not depend on which worker was faster.
     order = {job.path: i for i, job in enumerate(jobs)}
     diagnosis.groups.sort(key=lambda g: order.get(g.path, len(order)))
-    if readable and augmenting:  # KF501-KF503: once, after every file
+    # KF501-KF503: once, after every file; not after Ctrl-C (the user asked to stop, and
+    # the user's function could run for long).
+    if readable and augmenting and not diagnosis.interrupted:
         from kerasfix.augment import check_augmentation
 
         for result in check_augmentation(contract, options, diagnosis.groups, diagnosis.files):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import os
 import random
 import sys
@@ -28,11 +29,11 @@ from kerasfix.checks.kf5_augment import (
     LayerRecord,
     ModelAugmentContext,
 )
-from kerasfix.errors import UsageError
+from kerasfix.errors import DataReadError, UsageError
 from kerasfix.findings import FileResult, Finding, Shape
 from kerasfix.loaders.base import ArrayRef, DataFile
 from kerasfix.loaders.chunks import iter_chunks
-from kerasfix.loaders.images import ImageSurvey
+from kerasfix.loaders.images import ImageSurvey, read_regular
 from kerasfix.loaders.keys import Group
 from kerasfix.model.contract import ModelContract
 from kerasfix.options import DiagnoseOptions
@@ -42,18 +43,27 @@ AUGMENT_SEED = 0
 DEFAULT_BATCH = 32
 # Distinct augmented shapes traced with Keras per group: each costs one model call.
 MAX_TRACED_SHAPES = 4
+# An image file larger than this is not decoded for augmentation draws.
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
 
 Array = np.ndarray[Any, Any]
 Augmentation = Callable[[Any, Any], Any]
 
 
-def load_function(spec: str) -> Augmentation:
-    """`FILE.py:FUNC` imported and looked up; a UsageError names what is wrong."""
+def check_spec(spec: str) -> tuple[str, str]:
+    """(file, function) of `FILE.py:FUNC`, checked without importing anything: run before
+    the data is read, so a typo costs no scan. A UsageError names what is wrong."""
     path, sep, name = spec.rpartition(":")
     if not sep or not path or not name:
         raise UsageError(f"--augment {spec!r}: expected FILE.py:FUNCTION")
     if not os.path.isfile(path):
         raise UsageError(f"--augment {spec}: no such file {path}")
+    return path, name
+
+
+def load_function(spec: str) -> Augmentation:
+    """`FILE.py:FUNC` imported and looked up; a UsageError names what is wrong."""
+    path, name = check_spec(spec)
     module_name = "kerasfix_augment_" + "".join(
         c if c.isalnum() else "_" for c in os.path.splitext(os.path.basename(path))[0]
     )
@@ -61,10 +71,13 @@ def load_function(spec: str) -> Augmentation:
     if loader_spec is None or loader_spec.loader is None:
         raise UsageError(f"--augment {spec}: {path} is not a Python file")
     module = importlib.util.module_from_spec(loader_spec)
+    # Registered while it runs, as `import` does: @dataclass and pickling look the module up.
+    sys.modules[module_name] = module
     try:
         with contextlib.redirect_stdout(sys.stderr):
             loader_spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # the user's module may raise anything on import
+        sys.modules.pop(module_name, None)
         raise UsageError(f"--augment {spec}: importing {path} failed: {_one_line(exc)}") from None
     function = getattr(module, name, None)
     if not callable(function):
@@ -98,11 +111,13 @@ def _image_rows(survey: ImageSurvey, rows: int, channels: int) -> tuple[Array, A
         if len(pixels) >= rows:
             break
         try:
-            with Image.open(os.path.join(survey.root, info.path)) as image:
+            # Never through a link, never a non-regular file (read_regular), bounded.
+            content = read_regular(os.path.join(survey.root, info.path), MAX_IMAGE_BYTES)
+            with Image.open(io.BytesIO(content)) as image:
                 converted = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
                 array = np.asarray(converted, dtype=np.float32)
-        except (OSError, ValueError, SyntaxError):  # damaged data behind a good header
-            continue
+        except (DataReadError, OSError, ValueError, SyntaxError, EOFError, MemoryError):
+            continue  # damaged data behind a good header, or the file changed since
         pixels.append(array.reshape(height, width, -1))
         labels.append(info.label)
     if not pixels:
@@ -174,6 +189,8 @@ def run_draws(
         options.trace_model
         and contract.format != "savedmodel"
         and (not contract.unsafe_layers or options.trust_model)
+        # a multi-input model is traced on every input; a group missing one cannot be
+        and (len(contract.inputs) == 1 or set(xs) == {i.name for i in contract.inputs})
     )
     traced: dict[Shape, str | None] = {}
     draws: list[Draw] = []
@@ -200,24 +217,38 @@ def run_draws(
             draws.append(Draw(index, x_in, y_in, error=f"returned a {kind}, not (x, y)"))
             continue
         x_out, y_out = returned
+        others: dict[str, Any] = {}  # the other inputs, as returned (or as they were fed)
         if isinstance(x_out, dict):
+            others = {n: v for n, v in x_out.items() if n != name}
             x_out = x_out.get(name)
         try:
-            x_array = np.asarray(x_out)
-            y_shape = None if y_out is None else _shape(np.asarray(y_out))
+            # np.asarray runs the user's code too (__array__, __len__, __getitem__).
+            with contextlib.redirect_stdout(sys.stderr):
+                x_array = np.asarray(x_out)
+                y_array = None if y_out is None else np.asarray(y_out)
         except ValueError as exc:  # ragged lists: samples of different shapes in one batch
             draws.append(Draw(index, x_in, y_in, error=f"returned ragged data: {_one_line(exc)}"))
             continue
-        if x_array.dtype == object:
+        except (Exception, SystemExit) as exc:
+            error = f"returned values numpy cannot read: {_one_line(exc)}"
+            draws.append(Draw(index, x_in, y_in, error=error))
+            continue
+        if x_array.dtype == object or (y_array is not None and y_array.dtype == object):
             draws.append(Draw(index, x_in, y_in, error="returned ragged data (an object array)"))
             continue
+        if x_array.ndim == 0 or (y_array is not None and y_array.ndim == 0):
+            which = "x" if x_array.ndim == 0 else "y"
+            error = f"returned a scalar {which}, not a batch"
+            draws.append(Draw(index, x_in, y_in, error=error))
+            continue
+        y_shape = None if y_array is None else _shape(y_array)
         x_shape = _shape(x_array)
         fit_error = None
         if traceable and len(x_shape) == inp.ndim and x_array.dtype.kind in "biuf":
             if x_shape[1:] not in traced and len(traced) < MAX_TRACED_SHAPES:
                 from kerasfix.model import trace
 
-                feed = x_array[:2].astype(np.float32) if x_array.dtype.kind == "f" else x_array[:2]
+                feed = _feed(x_array, name, xs, rows, others)
                 try:
                     traced[x_shape[1:]] = trace.model_run_error(contract.path, feed)
                 except Exception:  # Keras cannot rebuild this model: the static check stands
@@ -225,6 +256,33 @@ def run_draws(
             fit_error = traced.get(x_shape[1:])
         draws.append(Draw(index, x_in, y_in, x_shape, y_shape, fit_error=fit_error))
     return AugmentRun(label, inp, tuple(draws), AUGMENT_SEED)
+
+
+def _as_fed(array: Array) -> Array:
+    return array[:2].astype(np.float32) if array.dtype.kind == "f" else array[:2]
+
+
+def _feed(
+    x_array: Array, name: str, xs: dict[str, Array], rows: Array, others: dict[str, Any]
+) -> Any:
+    """What the model is traced on: the augmented input alone for a one-input model; for a
+    multi-input model a dict of every input (the others as the function returned them, or
+    as they were fed), so the trace fails only for what the augmentation did."""
+    if len(xs) == 1:
+        return _as_fed(x_array)
+    feed: dict[str, Array] = {name: _as_fed(x_array)}
+    for other, pool in xs.items():
+        if other == name:
+            continue
+        value = others.get(other)
+        try:
+            array = np.asarray(value) if value is not None else pool[rows]
+        except (Exception, SystemExit):  # the user's object: fall back to what was fed
+            array = pool[rows]
+        if array.dtype == object or array.ndim == 0:
+            array = pool[rows]
+        feed[other] = _as_fed(array)
+    return feed
 
 
 def _model_layers(contract: ModelContract, options: DiagnoseOptions) -> list[tuple[str, str]]:

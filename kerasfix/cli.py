@@ -207,6 +207,22 @@ ImageSizeOpt = Annotated[
 ]
 
 
+class ColorMode(str, enum.Enum):
+    rgb = "rgb"
+    rgba = "rgba"
+    grayscale = "grayscale"
+
+
+ColorModeOpt = Annotated[
+    ColorMode | None,
+    typer.Option(
+        "--color-mode",
+        help="The color_mode image folders are loaded with, as image_dataset_from_directory "
+        "(default rgb: every image as 3 channels).",
+    ),
+]
+
+
 def _image_size(value: str | None) -> tuple[int, int] | None:
     """`--image-size 28x28` -> (28, 28), as image_size=(height, width)."""
     if value is None:
@@ -235,6 +251,7 @@ def _options(
     augment: str | None = None,
     draws: int = 8,
     image_size: str | None = None,
+    color_mode: ColorMode | None = None,
     **sequences: Any,
 ) -> DiagnoseOptions:
     """The one option set diagnose and repair share, from their common flags."""
@@ -255,6 +272,7 @@ def _options(
         augment=augment,
         draws=draws,
         image_size=_image_size(image_size),
+        color_mode=None if color_mode is None else color_mode.value,
         **sequences,
     )
 
@@ -283,6 +301,7 @@ def diagnose(
     augment: AugmentOpt = None,
     draws: DrawsOpt = 8,
     image_size: ImageSizeOpt = None,
+    color_mode: ColorModeOpt = None,
     trace: Annotated[
         bool,
         typer.Option(
@@ -312,6 +331,7 @@ def diagnose(
         augment,
         draws,
         image_size,
+        color_mode,
         trace_model=trace,
     )
 
@@ -451,6 +471,7 @@ def repair(
     augment: AugmentOpt = None,
     draws: DrawsOpt = 8,
     image_size: ImageSizeOpt = None,
+    color_mode: ColorModeOpt = None,
     show_traceback: TracebackOpt = False,
 ) -> None:
     """Write repaired copies of DATA into --out, with a manifest, and check them again."""
@@ -474,6 +495,7 @@ def repair(
         augment,
         draws,
         image_size,
+        color_mode,
         pad_value=pad_value,
         padding=padding.value,
         truncating=truncating.value,

@@ -41,3 +41,6 @@ class DiagnoseOptions:
     # `--augment FILE.py:FUNC` (runs the user's code: the flag is the opt-in) and its draws.
     augment: str | None = None
     draws: int = 8
+    # Image-class folders: image_dataset_from_directory's color_mode (rgb, rgba, grayscale);
+    # None: its default, rgb (every image decoded to 3 channels).
+    color_mode: str | None = None

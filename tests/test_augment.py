@@ -157,3 +157,125 @@ def test_prints_and_exits_in_user_code_leave_the_report_intact(tmp_path: Path) -
     assert finding["code"] == "KF502"
     assert "SystemExit: 3" in finding["what"]
     assert "hello" in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("return 1.0, y", "returned a scalar x"),
+        ("return x, 1.0", "returned a scalar y"),
+        ("return Bad(), y", "returned values numpy cannot read: RuntimeError: no array"),
+        ("return Quits(), y", "returned values numpy cannot read: SystemExit: 4"),
+    ],
+)
+def test_returns_numpy_cannot_batch_are_findings_not_crashes(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    source = (
+        "class Bad:\n    def __array__(self, *a, **k):\n        raise RuntimeError('no array')\n"
+        "\n\nclass Quits:\n    def __array__(self, *a, **k):\n        raise SystemExit(4)\n"
+        f"\n\ndef augment(x, y):\n    {body}\n"
+    )
+    folder = _setup(tmp_path, source)
+    outcome = run_subprocess(
+        ["diagnose", "model.keras", "train.npz", "--augment", "aug.py:augment", "--format", "json"],
+        cwd=folder,
+    )
+    assert outcome.returncode == 1, outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    (finding,) = _findings(outcome.stdout)
+    assert finding["code"] == "KF502"
+    assert message in finding["what"]
+
+
+def test_an_identity_augmentation_on_a_multi_input_model_is_clean(tmp_path: Path) -> None:
+    source = FIXTURES / "multi" / "by-name"
+    shutil.copy(source / "model.keras", tmp_path / "model.keras")
+    shutil.copy(source / "train.npz", tmp_path / "train.npz")
+    (tmp_path / "aug.py").write_text("def augment(x, y):\n    return x, y\n")
+    outcome = run_cli(
+        ["diagnose", "model.keras", "train.npz", "--augment", "aug.py:augment", "--format", "json"],
+        expected_code=0,
+        cwd=tmp_path,
+    )
+    assert _findings(outcome.stdout) == []
+
+
+def test_cropping_images_with_one_hot_labels_is_not_a_time_shift(tmp_path: Path) -> None:
+    import numpy as np
+
+    folder = _setup(tmp_path, "def augment(x, y):\n    return x[:, 1:7, 1:7], y\n")
+    x = np.zeros((16, 8, 8, 3), np.float32)
+    np.savez(folder / "train.npz", x=x, y=np.eye(8, dtype=np.float32)[np.arange(16) % 8])
+    outcome = run_cli(
+        ["diagnose", "model.keras", "train.npz", "--augment", "aug.py:augment", "--format", "json"],
+        expected_code=1,
+        cwd=folder,
+    )
+    codes = {f["code"] for f in _findings(outcome.stdout)}
+    assert "KF502" in codes and "KF503" not in codes
+
+
+def test_a_missing_augment_file_is_reported_before_the_data_is_read(tmp_path: Path) -> None:
+    folder = _setup(tmp_path, CANARY)
+    outcome = run_subprocess(
+        ["diagnose", "model.keras", "no-such-data", "--augment", "missing.py:augment"],
+        cwd=folder,
+    )
+    assert outcome.returncode == 2
+    assert outcome.stderr.strip().splitlines() == [
+        "kerasfix: error: --augment missing.py:augment: no such file missing.py"
+    ]
+
+
+DATACLASS = """\
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Crop:
+    size: int = 8
+
+
+def augment(x, y):
+    return x[:, : Crop().size], y
+"""
+
+
+def test_a_module_defining_dataclasses_can_be_imported(tmp_path: Path) -> None:
+    folder = _setup(tmp_path, DATACLASS)
+    run_cli(
+        ["diagnose", "model.keras", "train.npz", "--augment", "aug.py:augment"],
+        expected_code=0,
+        cwd=folder,
+    )
+
+
+def test_ctrl_c_stops_before_the_augmentation_runs(tmp_path: Path) -> None:
+    import signal
+
+    from tests.test_folders import MODEL as LSTM
+    from tests.test_folders import _held, _kerasfix, _shards
+
+    data = tmp_path / "data"
+    _shards(data, 2)
+    (tmp_path / "aug.py").write_text(CANARY)
+    with _held(data / "zz-held.npz") as reader_blocked:
+        proc = _kerasfix(
+            "diagnose",
+            LSTM,
+            str(data),
+            "--augment",
+            "aug.py:augment",
+            "--jobs",
+            "1",
+            cwd=tmp_path,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        reader_blocked()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert not (tmp_path / "imported").exists() and not (tmp_path / "called").exists()

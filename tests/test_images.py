@@ -73,10 +73,38 @@ def test_default_image_size_is_kerass_256(tmp_path: Path) -> None:
 def test_channels_and_class_count_are_checked_against_the_model(tmp_path: Path) -> None:
     for label in ("a", "b", "c", "d"):  # 4 classes for a 3-unit softmax
         _image(tmp_path / label / "0.png", mode="L")
+    # Keras's default color_mode="rgb" decodes grayscale files to 3 channels: they fit.
     report = _report([str(tmp_path), "--image-size", "8x8"])
+    assert _codes(report) == {"KF211"}
+    report = _report([str(tmp_path), "--image-size", "8x8", "--color-mode", "grayscale"])
     assert _codes(report) == {"KF107", "KF211"}
     kf107 = next(f for r in report["results"] for f in r["findings"] if f["code"] == "KF107")
     assert "color_mode='rgb'" in kf107["fix"]
+    assert "--color-mode rgb (this run used grayscale)" in kf107["fix"]
+
+
+GRAY_MODEL = FIXTURES / "KF101" / "positive" / "model.h5"  # Conv2D, (None, 8, 8, 1), 3 units
+
+
+def test_a_grayscale_folder_for_a_grayscale_model_needs_color_mode(tmp_path: Path) -> None:
+    for label in ("a", "b", "c"):
+        _image(tmp_path / label / "0.png", mode="L")
+    args = ["diagnose", str(GRAY_MODEL), str(tmp_path), "--image-size", "8x8", "--format", "json"]
+    report = json.loads(run_cli(args, expected_code=1).stdout)
+    (finding,) = [f for r in report["results"] for f in r["findings"]]
+    assert finding["code"] == "KF107"
+    assert finding["received"] == [3, 8, 8, 3]  # Keras feeds 3 channels by default
+    assert "color_mode='grayscale'" in finding["fix"]
+    run_cli([*args, "--color-mode", "grayscale"], expected_code=0)
+
+
+def test_an_rgba_folder_fits_a_3_channel_model_by_default(tmp_path: Path) -> None:
+    for label in ("a", "b", "c"):
+        _image(tmp_path / label / "0.png", mode="RGBA")
+    report = _report([str(tmp_path), "--image-size", "8x8"], code=0)
+    assert _codes(report) == set()
+    report = _report([str(tmp_path), "--image-size", "8x8", "--color-mode", "rgba"])
+    assert _codes(report) == {"KF107"}
 
 
 @pytest.mark.parametrize(
@@ -201,3 +229,141 @@ def test_the_mixed_folder_fixture_yields_exactly_kf504_and_kf505() -> None:
     assert _codes(expected) == {"KF504", "KF505"}
     (result,) = [r for r in expected["results"] if r["key"] == "x"]
     assert result["shape"] == [7, 8, 8, 3]
+
+
+def test_a_folder_with_data_files_of_its_own_is_not_an_image_dataset(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    _image(run / "plots" / "loss.png")
+    np.savez(run / "train.npz", x=np.zeros((2, 8, 8, 3), np.float32), y=np.zeros(2, np.int32))
+    assert list(discover([str(run)])) == [str(run / "train.npz")]
+    report = _report([str(run), "--no-trace"], code=0)
+    assert {r["path"] for r in report["results"]} == {str(run / "train.npz")}
+
+
+def test_classes_whose_images_sit_in_subfolders_are_one_dataset(tmp_path: Path) -> None:
+    nested = tmp_path / "nested"
+    for label in ("cat", "dog"):
+        _image(nested / label / "batch1" / "0.png")
+        _image(nested / label / "batch1" / "1.png")
+    assert list(discover([str(tmp_path)])) == [str(nested)]
+    folder = read_image_folder(str(nested), (8, 8))
+    assert folder.survey.class_names == ("cat", "dog")
+    assert folder.arrays["x"].shape == (4, 8, 8, 3)
+
+
+def test_train_and_val_splits_stay_two_datasets(tmp_path: Path) -> None:
+    for split in ("train", "val"):
+        for label in ("cat", "dog"):
+            _image(tmp_path / split / label / "0.png")
+    assert list(discover([str(tmp_path)])) == [str(tmp_path / "train"), str(tmp_path / "val")]
+
+
+def test_a_linked_class_folder_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    _image(outside / "0.png")
+    data = tmp_path / "data"
+    _image(data / "cat" / "0.png")
+    (data / "dog").symlink_to(outside, target_is_directory=True)
+    assert list(iter_class_files(str(data))) == [(0, "cat/0.png"), (1, "dog")]
+    report = _report([str(data), "--image-size", "8x8"])
+    (finding,) = report["results"][0]["findings"]
+    assert finding["code"] == "KF505"
+    assert "symbolic link" in finding["details"]["reasons"]["dog"]
+
+
+def test_image_folder_data_extensions_match_the_formats_discovery_reads() -> None:
+    from kerasfix.loaders.discover import FORMATS, NAMED_ONLY
+    from kerasfix.loaders.images import DATA_EXTENSIONS
+
+    assert set(DATA_EXTENSIONS) == set(FORMATS) - set(NAMED_ONLY)
+
+
+def _png_with_ihdr(length: int, ihdr: bytes, crc_delta: int = 0) -> bytes:
+    import struct
+    import zlib
+
+    crc = (zlib.crc32(b"IHDR" + ihdr) + crc_delta) & 0xFFFFFFFF
+    chunk = struct.pack(">I", length) + b"IHDR" + ihdr + struct.pack(">I", crc)
+    idat = zlib.compress(b"\x00" + b"\x00" * 24 * 8)
+    body = (
+        struct.pack(">I", len(idat))
+        + b"IDAT"
+        + idat
+        + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    )
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return b"\x89PNG\r\n\x1a\n" + chunk + body + end
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("length", "not 13 bytes long"),
+        ("crc", "CRC does not match"),
+        ("depth", "bit depth 16 with colour type 3"),
+        ("interlace", "interlace method"),
+    ],
+)
+def test_a_corrupt_png_header_is_kf505(tmp_path: Path, case: str, reason: str) -> None:
+    import struct
+
+    depth, colour, interlace = (
+        (16, 3, 0) if case == "depth" else (8, 2, 2 if case == "interlace" else 0)
+    )
+    ihdr = struct.pack(">IIBBBBB", 8, 8, depth, colour, 0, 0, interlace)
+    content = _png_with_ihdr(14 if case == "length" else 13, ihdr, 1 if case == "crc" else 0)
+    _image(tmp_path / "cat" / "0.png")
+    (tmp_path / "cat" / "bad.png").write_bytes(content)
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    (finding,) = report["results"][0]["findings"]
+    assert finding["code"] == "KF505"
+    assert reason in finding["details"]["reasons"]["cat/bad.png"]
+
+
+def _jpeg(**options: Any) -> bytes:
+    buffer = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    Image.fromarray(pixels, "RGB").save(buffer, "JPEG", **options)
+    return buffer.getvalue()
+
+
+def test_hidden_image_files_are_indexed_as_keras_does(tmp_path: Path) -> None:
+    _image(tmp_path / "cat" / "0.png")
+    (tmp_path / "cat" / "._0.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    (result,) = [r for r in report["results"] if r["key"] == "x"]
+    assert result["shape"][0] == 2  # Keras lists the AppleDouble twin and fails decoding it
+    (finding,) = result["findings"]
+    assert finding["code"] == "KF505"
+    assert finding["received"] == ["cat/._0.png"]
+
+
+def test_a_format_tensorflow_cannot_decode_is_kf505(tmp_path: Path) -> None:
+    _image(tmp_path / "cat" / "0.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "cat" / "scan.png", "TIFF")
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    (finding,) = report["results"][0]["findings"]
+    assert finding["code"] == "KF505"
+    assert "a TIFF image" in finding["details"]["reasons"]["cat/scan.png"]
+
+
+def test_a_jpeg_with_data_after_its_end_marker_is_readable(tmp_path: Path) -> None:
+    _image(tmp_path / "cat" / "0.png")
+    trailer = b"\x00\x00\x00\x18ftypmp42" + bytes(range(255)) * 400  # no 0xFF: no EOI in it
+    (tmp_path / "cat" / "motion.jpg").write_bytes(_jpeg() + trailer)
+    _report([str(tmp_path), "--image-size", "8x8"], code=0)
+
+
+def test_a_cut_jpeg_is_kf505_even_with_an_end_marker_in_its_exif(tmp_path: Path) -> None:
+    _image(tmp_path / "cat" / "0.png")
+    exif = b"Exif\x00\x00" + b"thumb\xff\xd8\xff\xd9" * 4  # a thumbnail's own EOI
+    (tmp_path / "cat" / "cut.jpg").write_bytes(_jpeg(exif=exif)[:-40])
+    report = _report([str(tmp_path), "--image-size", "8x8"])
+    (finding,) = report["results"][0]["findings"]
+    assert "truncated" in finding["details"]["reasons"]["cat/cut.jpg"]
+
+
+def test_a_dataset_named_through_a_link_is_read(tmp_path: Path) -> None:
+    _image(tmp_path / "real" / "cat" / "0.png")
+    (tmp_path / "named").symlink_to(tmp_path / "real", target_is_directory=True)
+    assert list(discover([str(tmp_path / "named")])) == [str(tmp_path / "named")]

@@ -233,10 +233,26 @@ def check_user_augmentation(ctx: AugmentContext) -> Iterator[Finding]:
             expected=list(inp.batch_shape),
             received=list(first.x_out),
         )
-    yield from _misalignment(run, done)
+    yield from _misalignment(run, done, _time_output(ctx.contract))
 
 
-def _misalignment(run: AugmentRun, done: list[Draw]) -> Iterator[Finding]:
+def _time_output(contract: ModelContract) -> bool:
+    """Whether the model's output may have a time axis (rank >= 3, or not known): only then
+    are (N, T) labels for (N, T, F) sequences per-step labels rather than one-hot classes."""
+    shapes = [o.shape for o in contract.outputs]
+    return not shapes or any(s is None or len(s) >= 3 for s in shapes)
+
+
+def _per_step(draw: Draw, time_output: bool) -> bool:
+    """Per-step labels: y shares x's time axis and is not one-hot classes that happen to be
+    as many as the steps (images (N, 8, 8, 3) with one-hot (N, 8) are not sequences)."""
+    x_in, y_in = draw.x_in, draw.y_in
+    if y_in is None or len(x_in) < 3 or len(y_in) < 2 or x_in[1] != y_in[1]:
+        return False
+    return len(y_in) >= 3 or (len(x_in) == 3 and time_output)
+
+
+def _misalignment(run: AugmentRun, done: list[Draw], time_output: bool) -> Iterator[Finding]:
     count = [d for d in done if d.x_out is not None and d.x_out[:1] != d.x_in[:1]]
     pairs = [
         d
@@ -246,12 +262,9 @@ def _misalignment(run: AugmentRun, done: list[Draw]) -> Iterator[Finding]:
     steps = [
         d
         for d in done
-        if d.y_in is not None
-        and d.x_out is not None
+        if d.x_out is not None
         and d.y_out is not None
-        and len(d.x_in) >= 3
-        and len(d.y_in) >= 2
-        and d.x_in[1] == d.y_in[1]  # per-step labels: y has x's time axis
+        and _per_step(d, time_output)
         and (len(d.x_out) < 2 or len(d.y_out) < 2 or d.x_out[1] != d.y_out[1])
     ]
     for kind, found in (("count", count), ("pairs", pairs), ("steps", steps)):

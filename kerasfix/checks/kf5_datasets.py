@@ -123,7 +123,11 @@ def for_image_folder(finding: Finding, options: DiagnoseOptions) -> Finding:
         want = finding.expected[-1]
         mode = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(want)
         if mode is not None:
-            fix = f"load with image_dataset_from_directory(..., color_mode={mode!r}) [unsafe]"
+            used = options.color_mode or "rgb (the default)"
+            fix = (
+                f"load with image_dataset_from_directory(..., color_mode={mode!r}) and check with "
+                f"--color-mode {mode} (this run used {used}) [unsafe]"
+            )
             return dataclasses.replace(finding, fix=fix, applicability=Applicability.UNSAFE)
     return finding
 

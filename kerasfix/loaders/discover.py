@@ -91,11 +91,13 @@ def read_data_file(
     allow_pickle: bool = False,
     label: str | None = None,
     image_size: tuple[int, int] | None = None,
+    color_mode: str | None = None,
 ) -> DataFile:
     """The arrays a file holds, or the reason it cannot be read; never raises for bad data.
-    `label`: a table's label column (--y), by name or index; `image_size`: --image-size."""
+    `label`: a table's label column (--y), by name or index; `image_size`, `color_mode`:
+    --image-size, --color-mode."""
     if images.is_image_class_folder(path):
-        return images.read_image_folder(path, image_size)
+        return images.read_image_folder(path, image_size, color_mode)
     ext = os.path.splitext(path)[1].lower()
     fmt, reader = FORMATS.get(ext, (ext.lstrip(".") or "unknown", None))
     result = DataFile(path=path, format=fmt)

@@ -22,6 +22,7 @@ import errno
 import os
 import stat
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -105,11 +106,15 @@ class ImageSurvey:
 
 
 def _is_image(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+    """A file Keras indexes: by extension alone. Hidden files are indexed too (Keras filters
+    hidden class folders, not files), so macOS's `._x.png` AppleDouble twins are read (and
+    fail) at training: they are KF505 here, and counted in N as Keras counts them."""
+    return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
 def class_folders(root: str) -> list[str]:
-    """The root's non-hidden subfolders, sorted, as Keras lists them."""
+    """The root's non-hidden subfolders, sorted, as Keras lists them (a link to a folder is
+    listed, as Keras lists it, but never followed: see iter_class_files)."""
     try:
         names = sorted(os.listdir(root))
     except OSError:
@@ -117,25 +122,108 @@ def class_folders(root: str) -> list[str]:
     return [n for n in names if not n.startswith(".") and os.path.isdir(os.path.join(root, n))]
 
 
-def is_image_class_folder(path: str) -> bool:
-    """A folder with at least one class subfolder that holds image files directly."""
-    if not os.path.isdir(path):
+# Extensions of the data files kerasfix reads from folders (discover.FORMATS, less the
+# named-only .json): a folder holding one at its root is a data folder, not a dataset of
+# images, whatever its subfolders hold (`run/train.npz` beside `run/plots/loss.png`).
+DATA_EXTENSIONS = (".npy", ".npz", ".h5", ".hdf5", ".jsonl", ".csv", ".tsv")
+# Entries looked at while searching a class folder's subtree for an image: the search stops
+# at the first image, so only folders with none (or deep, image-less trees) cost this much.
+MAX_SUBTREE_ENTRIES = 10_000
+MAX_SUBTREE_DEPTH = 16
+
+
+def _has_data_files(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return any(
+                not e.name.startswith(".")
+                and e.name.lower().endswith(DATA_EXTENSIONS)
+                and e.is_file(follow_symlinks=False)
+                for e in entries
+            )
+    except OSError:
         return False
-    for name in class_folders(path):
-        try:
-            with os.scandir(os.path.join(path, name)) as entries:
-                if any(e.is_file(follow_symlinks=False) and _is_image(e.name) for e in entries):
-                    return True
-        except OSError:
+
+
+def _branches(folder: str) -> tuple[bool, list[str]] | None:
+    """(whether `folder` holds images directly, its non-hidden real subfolders), or None when
+    it cannot be listed."""
+    direct = False
+    subfolders: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for e in entries:
+                if e.name.startswith("."):
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    subfolders.append(e.path)
+                elif not direct and _is_image(e.name) and e.is_file(follow_symlinks=False):
+                    direct = True
+    except OSError:
+        return None
+    return direct, sorted(subfolders)
+
+
+def _subtree_has_images(folder: str) -> bool:
+    """Whether Keras's recursive walk of `folder` finds an image: a bounded search, links
+    not followed, stopping at the first image."""
+    pending = [(folder, 0)]
+    seen = 0
+    while pending:
+        current, depth = pending.pop()
+        found = _branches(current)
+        if found is None:
             continue
+        direct, subfolders = found
+        if direct:
+            return True
+        seen += 1 + len(subfolders)
+        if seen > MAX_SUBTREE_ENTRIES:
+            return False
+        if depth < MAX_SUBTREE_DEPTH:
+            pending.extend((sub, depth + 1) for sub in reversed(subfolders))
     return False
+
+
+def is_image_class_folder(path: str) -> bool:
+    """Whether `path` is a dataset root as image_dataset_from_directory would read it: no data
+    files of its own (those make it a data folder), and either a class subfolder that holds
+    image files directly, or at least two class subfolders whose images all sit deeper
+    (`root/{cat,dog}/batch1/*.png`) where each reaches them through one branch only (a
+    class folder with two image-holding branches is a dataset of its own: `train/{cat,dog}`
+    beside `val/{cat,dog}` are two datasets, not one with classes train and val)."""
+    # (`path` itself may be a link the user named as DATA; links inside it are not followed.)
+    if not os.path.isdir(path) or _has_data_files(path):
+        return False
+    nested = 0
+    for name in class_folders(path):
+        folder = os.path.join(path, name)
+        if os.path.islink(folder):
+            continue
+        found = _branches(folder)
+        if found is None:
+            continue
+        direct, subfolders = found
+        if direct:
+            return True
+        holding = [sub for sub in subfolders if _subtree_has_images(sub)]
+        if len(holding) == 1:
+            nested += 1
+        elif len(holding) > 1:
+            return False
+    return nested >= 2
 
 
 def iter_class_files(root: str) -> Iterator[tuple[int, str]]:
     """(class index, path relative to root) in Keras's order: classes sorted, each class
-    folder walked recursively without following links, folders and files sorted."""
+    folder walked recursively without following links, folders and files sorted. A class
+    folder that is itself a link is yielded as one entry (its name), not followed: reading
+    it reports the link (KF505)."""
     prefix = os.path.join(root, "")
     for label, name in enumerate(class_folders(root)):
+        if os.path.islink(os.path.join(root, name)):
+            yield label, name
+            continue
         walk = sorted(os.walk(os.path.join(root, name)), key=lambda entry: entry[0])
         for folder, _, files in walk:
             for file_name in sorted(files):
@@ -145,18 +233,107 @@ def iter_class_files(root: str) -> Iterator[tuple[int, str]]:
                     yield label, os.path.join(folder, file_name)[len(prefix) :]
 
 
-def _ends_well(head: bytes, tail: bytes, fmt: str, size: int) -> str | None:
+def open_regular(path: str) -> tuple[int, os.stat_result]:
+    """An fd of a regular file opened without following a link (O_NOFOLLOW, O_NONBLOCK so a
+    FIFO cannot block), and its fstat; DataReadError for a link or anything not a regular
+    file. The caller closes the fd."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataReadError("a symbolic link: kerasfix does not follow links") from None
+        raise DataReadError(exc.strerror or str(exc)) from None
+    try:
+        status = os.fstat(fd)
+    except OSError as exc:
+        os.close(fd)
+        raise DataReadError(exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(status.st_mode):
+        os.close(fd)
+        raise DataReadError("not a regular file")
+    return fd, status
+
+
+# The reason read_regular gives for a file over its limit (callers tell it from the others).
+TOO_LARGE = "larger than"
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """A regular file's bytes (no link followed), at most its size at open and `limit`."""
+    fd, status = open_regular(path)
+    try:
+        if status.st_size > limit:
+            raise DataReadError(f"{TOO_LARGE} {limit} bytes")
+        parts: list[bytes] = []
+        left = status.st_size
+        while left > 0:
+            block = os.read(fd, min(left, 1 << 20))
+            if not block:
+                break
+            parts.append(block)
+            left -= len(block)
+        return b"".join(parts)
+    except OSError as exc:
+        raise DataReadError(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+
+
+def _ends_well(fd: int, head: bytes, tail: bytes, fmt: str, size: int) -> str | None:
     """Why the file is cut short, judged by how its format must end; None if it ends well."""
-    if fmt == "BMP":
-        declared = int.from_bytes(head[2:6], "little")
+    if fmt in ("BMP", "WEBP"):
+        if fmt == "BMP":
+            declared = int.from_bytes(head[2:6], "little")
+        else:  # RIFF: the size after the first 8 bytes
+            declared = int.from_bytes(head[4:8], "little") + 8
         if declared and size < declared:
-            return f"truncated: the BMP header declares {declared} bytes, the file has {size}"
+            return f"truncated: the {fmt} header declares {declared} bytes, the file has {size}"
         return None
     endings = _ENDINGS.get(fmt)
-    if endings is not None and not tail.rstrip(b"\x00\r\n ").endswith(endings):
-        # (some encoders pad after the end marker)
-        return f"truncated: the {fmt} data does not end with its end marker"
+    if endings is None or tail.rstrip(b"\x00\r\n ").endswith(endings):
+        return None  # (some encoders pad after the end marker)
+    if fmt == "JPEG" and _jpeg_has_eoi(fd, head, size):
+        return None  # data after the end marker (a motion photo's video): decoders stop at EOI
+    return f"truncated: the {fmt} data does not end with its end marker"
+
+
+# How far back from a JPEG's end an EOI marker is looked for when the file does not end with
+# one (a motion photo appends its video, MBs, after the image): past this, it is truncated.
+MAX_JPEG_TRAILER = 64 * 1024 * 1024
+SEARCH_BLOCK = 1 << 20
+
+
+def _jpeg_scan_start(fd: int, head: bytes, size: int) -> int | None:
+    """Where the entropy-coded data of a JPEG starts (after its first SOS segment), walking
+    the marker segments; None when they cannot be walked. Before it, FFD9 may sit inside an
+    EXIF thumbnail; after it, FFD9 is only ever the EOI marker (data bytes FF are stuffed)."""
+    at = 2
+    for _ in range(MAX_JPEG_MARKERS):
+        marker = head[at : at + 4] if at + 4 <= len(head) else os.pread(fd, 4, at)
+        if len(marker) < 4 or marker[0] != 0xFF:
+            return None
+        length = int.from_bytes(marker[2:4], "big")
+        if marker[1] == 0xDA:
+            return at + 2 + length if at + 2 + length <= size else None
+        at += 2 + length
     return None
+
+
+def _jpeg_has_eoi(fd: int, head: bytes, size: int) -> bool:
+    """Whether an EOI marker (FFD9) follows the JPEG's scan data, searched backwards from the
+    end in blocks (bounded by MAX_JPEG_TRAILER)."""
+    start = _jpeg_scan_start(fd, head, size)
+    if start is None:
+        return False
+    end = size
+    floor = max(start, size - MAX_JPEG_TRAILER)
+    while end > floor:
+        begin = max(floor, end - SEARCH_BLOCK)
+        block = os.pread(fd, end - begin + 1, begin)  # one byte of overlap with the last block
+        if b"\xff\xd9" in block:
+            return True
+        end = begin
+    return False
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -190,12 +367,40 @@ def _png_transparent(head: bytes) -> bool | None:
     return None
 
 
+# IHDR colour type -> the bit depths the PNG specification allows for it.
+PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+
+
+def _check_ihdr(head: bytes) -> None:
+    """The checks libpng makes of IHDR before TensorFlow decodes a pixel (a failure here is
+    `Invalid PNG` at training time): the first chunk is IHDR, 13 bytes long, with a good CRC,
+    an allowed colour type and bit depth pair, compression and filter method 0, interlace 0
+    or 1."""
+    if len(head) < 33 or head[12:16] != b"IHDR":
+        raise DataReadError("a corrupt PNG header: the first chunk is not IHDR")
+    if int.from_bytes(head[8:12], "big") != 13:
+        raise DataReadError("a corrupt PNG header: the IHDR chunk is not 13 bytes long")
+    if zlib.crc32(head[12:29]) != int.from_bytes(head[29:33], "big"):
+        raise DataReadError("a corrupt PNG header: the IHDR chunk's CRC does not match")
+    depth, colour, compression, filtering, interlace = head[24:29]
+    if depth not in PNG_DEPTHS.get(colour, ()):
+        raise DataReadError(
+            f"a corrupt PNG header: bit depth {depth} with colour type {colour} is not allowed"
+        )
+    if compression != 0 or filtering != 0 or interlace not in (0, 1):
+        raise DataReadError(
+            "a corrupt PNG header: unknown compression, filter or interlace method "
+            f"({compression}, {filtering}, {interlace})"
+        )
+
+
 def _quick_header(head: bytes) -> tuple[int, int, str, str] | None:
     """The fields Pillow's PNG and JPEG plugins read (IHDR; the SOF frame header), read from
     the file's first bytes: Pillow's JPEG `_open` also parses every quantization table in
     Python, several times the cost. None when the file is anything else, or unusual: Pillow
     then reads it."""
-    if head.startswith(PNG_SIGNATURE) and head[12:16] == b"IHDR" and len(head) >= 26:
+    if head.startswith(PNG_SIGNATURE):
+        _check_ihdr(head)
         mode = PNG_MODES.get(head[25])
         if mode == "P":
             transparent = _png_transparent(head)
@@ -222,6 +427,12 @@ def _quick_header(head: bytes) -> tuple[int, int, str, str] | None:
     return None
 
 
+# What tf.io.decode_image (TensorFlow 2.21), which image_dataset_from_directory calls, decodes
+# and Pillow identifies (TensorFlow also reads JPEG XL, which Pillow does not: such a file is
+# KF505 here). A TIFF or an ICO named .png passes Pillow and fails TensorFlow.
+DECODABLE_FORMATS = frozenset({"BMP", "GIF", "JPEG", "PNG", "WEBP"})
+
+
 def _pillow_header(fh: Any) -> tuple[int, int, str, str]:
     """Pillow's reading of any header the fast path leaves (GIF, BMP, unusual PNG/JPEG);
     its errors become the file's reason."""
@@ -242,6 +453,13 @@ def _pillow_header(fh: Any) -> tuple[int, int, str, str]:
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         text = str(exc).strip().splitlines()
         raise DataReadError(text[0] if text else type(exc).__name__) from None
+    if fmt == "MPO":
+        fmt = "JPEG"  # a multi-picture JPEG (camera, motion photo): TensorFlow reads the first
+    if fmt not in DECODABLE_FORMATS:
+        raise DataReadError(
+            f"a {fmt} image, which TensorFlow's decode_image cannot read (it reads BMP, GIF, "
+            "JPEG, PNG and WebP)"
+        )
     if fmt == "PNG" and mode == "P" and "transparency" in image.info:
         mode = "RGBA"  # a palette with transparency decodes to 4 channels
     if fmt == "GIF":
@@ -265,19 +483,11 @@ def _check_pixels(width: int, height: int) -> None:
 
 def read_header(path: str) -> tuple[int, int, str, str]:
     """(width, height, mode, format) from the header; raises DataReadError for a bad file."""
+    # One open, two positioned reads (the header and the last bytes). O_NOFOLLOW: a linked
+    # file is not followed out of the dataset.
+    fd, status = open_regular(path)
     try:
-        # One open, two positioned reads (the header and the last bytes). O_NOFOLLOW: a
-        # linked file is not followed out of the dataset.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise DataReadError("a symbolic link: kerasfix does not follow links") from None
-        raise DataReadError(exc.strerror or str(exc)) from None
-    try:
-        status = os.fstat(fd)
         size = status.st_size
-        if not stat.S_ISREG(status.st_mode):
-            raise DataReadError("not a regular file")
         if size == 0:
             raise DataReadError("an empty file")
         head = os.pread(fd, HEAD_BYTES, 0)
@@ -286,13 +496,13 @@ def read_header(path: str) -> tuple[int, int, str, str]:
         if header is None:
             with os.fdopen(os.dup(fd), "rb") as fh:
                 header = _pillow_header(fh)
+        width, height, mode, fmt = header
+        _check_pixels(width, height)
+        reason = _ends_well(fd, head, tail, fmt, size)
     except OSError as exc:
         raise DataReadError(exc.strerror or str(exc)) from None
     finally:
         os.close(fd)
-    width, height, mode, fmt = header
-    _check_pixels(width, height)
-    reason = _ends_well(head, tail, fmt, size)
     if reason is not None:
         raise DataReadError(reason)
     if width <= 0 or height <= 0:
@@ -316,8 +526,16 @@ def survey(root: str, image_size: tuple[int, int] | None = None) -> ImageSurvey:
     return found
 
 
-def read_image_folder(path: str, image_size: tuple[int, int] | None = None) -> DataFile:
-    """The folder as image_dataset_from_directory yields it: x (N, H, W, C), y (N,)."""
+# image_dataset_from_directory's color_mode -> the channels every image is decoded to.
+COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
+DEFAULT_COLOR_MODE = "rgb"
+
+
+def read_image_folder(
+    path: str, image_size: tuple[int, int] | None = None, color_mode: str | None = None
+) -> DataFile:
+    """The folder as image_dataset_from_directory yields it: x (N, H, W, C), y (N,); C is
+    what `color_mode` (default rgb) decodes every image to, whatever the files hold."""
     found = survey(path, image_size)
     result = DataFile(path=path, format=IMAGE_FORMAT, survey=found)
     if not found.images and not found.unreadable:
@@ -325,7 +543,8 @@ def read_image_folder(path: str, image_size: tuple[int, int] | None = None) -> D
         return result
     count = len(found.images) + len(found.unreadable)
     height, width = found.image_size
-    result.arrays["x"] = ArrayRef(path, "x", (count, height, width, found.channels), "float32", "f")
+    channels = COLOR_MODES[color_mode or DEFAULT_COLOR_MODE]
+    result.arrays["x"] = ArrayRef(path, "x", (count, height, width, channels), "float32", "f")
     result.arrays["y"] = ArrayRef(path, "y", (count,), "int32", "i")
     return result
 

@@ -9,13 +9,21 @@ read.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 from typing import Any
 
+from kerasfix.errors import DataReadError
 from kerasfix.findings import Finding
 from kerasfix.loaders.base import ArrayRef, DataFile
-from kerasfix.loaders.images import MODE_NAMES, ImageSurvey, iter_class_files
+from kerasfix.loaders.images import (
+    MODE_NAMES,
+    TOO_LARGE,
+    ImageSurvey,
+    iter_class_files,
+    open_regular,
+    read_regular,
+)
 from kerasfix.model.contract import ModelContract
 from kerasfix.options import DiagnoseOptions
 from kerasfix.repair.atomic import atomic_path, sha256_file
@@ -49,26 +57,72 @@ def plan_convert(
     ]
 
 
-def _convert(source: str, final: str, size: tuple[int, int], channels: int) -> None:
+# A source image larger than this is copied as it is rather than decoded for conversion.
+MAX_CONVERT_BYTES = 256 * 1024 * 1024
+COPY_BLOCK = 1 << 20
+
+
+def _pil_mode(image: Any) -> Any:
+    """16-bit and 32-bit grayscale scaled to 8 bits first: Pillow's convert clips I;16 values
+    to 255 (a 16-bit PNG would come out all white)."""
+    from PIL import Image
+
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        import numpy as np
+
+        pixels = np.asarray(image)
+        if image.mode == "I" and int(pixels.max(initial=0)) <= 255:
+            return Image.fromarray(pixels.astype(np.uint8), "L")
+        return Image.fromarray((pixels.astype(np.uint32) >> 8).astype(np.uint8), "L")
+    return image
+
+
+def _convert(data: bytes, ext: str, size: tuple[int, int], channels: int) -> tuple[Any, str | None]:
+    """Decode `data` (the source's bytes), convert and resize for a file ending in `ext` (same
+    name, same format): the image and why the target mode could not be kept (a JPEG holds no
+    alpha, a BMP no grayscale+alpha: the nearest mode is written), or None. Raises whatever
+    Pillow raises for damaged data; writes nothing."""
+    import io
+
     from PIL import Image
 
     height, width = size
-    ext = os.path.splitext(final)[1].lower()
     mode = PIL_MODES.get(channels, "RGB")
-    if ext in (".jpg", ".jpeg") and mode in ("LA", "RGBA"):
-        mode = mode[:-1]  # JPEG holds no alpha
-    with Image.open(source) as image:
-        fixed = image.convert(mode)
-        if fixed.size != (width, height):
-            fixed = fixed.resize((width, height), Image.Resampling.BILINEAR)
-        with atomic_path(final) as tmp:
-            options: dict[str, Any] = {"quality": 95} if SAVE_FORMATS.get(ext) == "JPEG" else {}
-            fixed.save(tmp, SAVE_FORMATS.get(ext, "PNG"), **options)
+    fmt = SAVE_FORMATS.get(ext, "PNG")
+    note = None
+    if (fmt == "JPEG" and mode in ("LA", "RGBA")) or (fmt == "BMP" and mode == "LA"):
+        note = f"{fmt} cannot hold alpha: written as {mode[:-1]}"
+        mode = mode[:-1]
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()  # damaged data fails here
+        fixed = _pil_mode(image).convert(mode)
+    if fixed.size != (width, height):
+        fixed = fixed.resize((width, height), Image.Resampling.BILINEAR)
+    return fixed, note
+
+
+def _save(image: Any, final: str) -> None:
+    fmt = SAVE_FORMATS.get(os.path.splitext(final)[1].lower(), "PNG")
+    with atomic_path(final) as tmp:
+        options: dict[str, Any] = {"quality": 95} if fmt == "JPEG" else {}
+        image.save(tmp, fmt, **options)
 
 
 def _copy(source: str, final: str) -> None:
-    with atomic_path(final) as tmp:
-        shutil.copyfile(source, tmp)
+    """A byte copy of a regular file, never following a link, reading at most the size it
+    had when opened (a growing file, or one swapped for /dev/zero, cannot make it endless)."""
+    fd, status = open_regular(source)
+    try:
+        with atomic_path(final) as tmp, open(tmp, "wb") as out:
+            left = status.st_size
+            while left > 0:
+                block = os.read(fd, min(left, COPY_BLOCK))
+                if not block:
+                    break
+                out.write(block)
+                left -= len(block)
+    finally:
+        os.close(fd)
 
 
 def write_folder(
@@ -83,25 +137,52 @@ def write_folder(
     channels = int(action.params["channels"])
     infos = {info.path: info for info in survey.images}
     changed: list[dict[str, Any]] = []
+    not_converted: list[dict[str, str]] = []
+    not_copied: list[dict[str, str]] = []
     copied = 0
     for _, relative in iter_class_files(root):
         source = os.path.join(root, relative)
         final = os.path.join(out_dir, output, relative)
         info = infos.get(relative)
-        if info is None or ((info.height, info.width) == size and info.channels == channels):
+        if info is not None and ((info.height, info.width) != size or info.channels != channels):
+            try:
+                content = read_regular(source, MAX_CONVERT_BYTES)
+            except DataReadError as exc:  # a link or not a regular file (now), or too large
+                if not exc.reason.startswith(TOO_LARGE):
+                    not_copied.append({"path": relative, "reason": exc.reason})
+                    continue
+                not_converted.append({"path": relative, "reason": exc.reason})
+                content = None
+            converted: Any = None
+            if content is not None:
+                ext = os.path.splitext(relative)[1].lower()
+                try:
+                    converted, note = _convert(content, ext, size, channels)
+                except Exception as exc:  # Pillow and zlib raise many types for damaged data
+                    text = str(exc).strip().splitlines()
+                    reason = text[0] if text else type(exc).__name__
+                    not_converted.append({"path": relative, "reason": reason})
+            if converted is not None and content is not None:
+                _save(converted, final)  # a write error is the run's (cannot write under DIR)
+                changed.append(
+                    {
+                        "path": relative,
+                        "from": f"{info.width}x{info.height} "
+                        f"{MODE_NAMES.get(info.channels, info.mode)}",
+                        "to": f"{size[1]}x{size[0]} {MODE_NAMES.get(channels, str(channels))}",
+                        "sha256_input": hashlib.sha256(content).hexdigest(),
+                        "sha256_output": sha256_file(final),
+                        **({"note": note} if note else {}),
+                    }
+                )
+                continue
+            # not converted: copied as it is, below
+        try:
             _copy(source, final)
-            copied += 1
+        except DataReadError as exc:  # a link or not a regular file: never followed or read
+            not_copied.append({"path": relative, "reason": exc.reason})
             continue
-        _convert(source, final, size, channels)
-        changed.append(
-            {
-                "path": relative,
-                "from": f"{info.width}x{info.height} {MODE_NAMES.get(info.channels, info.mode)}",
-                "to": f"{size[1]}x{size[0]} {MODE_NAMES.get(channels, str(channels))}",
-                "sha256_input": sha256_file(source),
-                "sha256_output": sha256_file(final),
-            }
-        )
+        copied += 1
     return {
         "input": root,
         "output": output,
@@ -109,4 +190,6 @@ def write_folder(
         "actions": [a.to_dict() for a in actions],
         "images_changed": changed,
         "images_copied": copied,
+        "images_not_converted": not_converted,
+        "images_not_copied": not_copied,
     }
