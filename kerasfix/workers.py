@@ -17,14 +17,15 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import selectors
 import signal
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
@@ -71,13 +72,21 @@ def _worker_main(conn: Connection, work: Work, context: Any) -> None:
             conn.send((index, False, f"{type(exc).__name__}: {text[0] if text else ''}"))
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity
 class _Worker:
     process: BaseProcess
     conn: Connection
     ready: bool = False
-    index: int | None = None  # the job it is running
-    started: float = 0.0  # when that job was handed over
+    # Jobs handed over, in order: pending[0] is running, the next waits in the pipe, so the
+    # worker never idles while the parent is busy elsewhere.
+    pending: deque[int] = field(default_factory=deque)
+    started: float = (
+        0.0  # when pending[0] started: handed to an idle worker, or the one before it ended
+    )
+
+
+# Jobs in flight per worker.
+PREFETCH = 2
 
 
 class _Pool:
@@ -99,7 +108,7 @@ class _Pool:
         child.close()
         return _Worker(process, parent)
 
-    def replace(self, worker: _Worker) -> None:
+    def replace(self, worker: _Worker) -> _Worker:
         self.kill(worker)
         if not worker.ready:
             self.start_failures += 1
@@ -111,7 +120,9 @@ class _Pool:
         else:
             self.start_failures = 0
         with _sigint_ignored():
-            self.workers[self.workers.index(worker)] = self._spawn()
+            fresh = self._spawn()
+        self.workers[self.workers.index(worker)] = fresh
+        return fresh
 
     @staticmethod
     def kill(worker: _Worker) -> None:
@@ -122,11 +133,11 @@ class _Pool:
 
     def close(self) -> None:
         for worker in self.workers:
-            if worker.index is None and worker.process.is_alive():
+            if not worker.pending and worker.process.is_alive():
                 with contextlib.suppress(OSError):
                     worker.conn.send(None)
         for worker in self.workers:
-            worker.process.join(0.5 if worker.index is None else 0)
+            worker.process.join(0 if worker.pending else 0.5)
             self.kill(worker)
 
 
@@ -190,58 +201,71 @@ def run_local(
     pool = _Pool(work, context, min(size, len(jobs)))
     queue = deque(range(len(jobs)))
     finished = 0
+    # One selector for the run (multiprocessing's wait() builds one per call): each worker's
+    # pipe and process sentinel, re-registered when a worker is replaced.
+    selector = selectors.DefaultSelector()
+
+    def watch(worker: _Worker) -> None:
+        selector.register(worker.conn, selectors.EVENT_READ, worker)
+        selector.register(worker.process.sentinel, selectors.EVENT_READ, worker)
+
+    for worker in pool.workers:
+        watch(worker)
     try:
         while finished < len(jobs):
+            now = time.monotonic()
             for worker in pool.workers:
-                if worker.ready and worker.index is None and queue:
+                while worker.ready and queue and len(worker.pending) < PREFETCH:
                     index = queue.popleft()
                     try:
                         worker.conn.send((index, jobs[index]))
                     except OSError:  # it died while idle: the job goes to another worker
                         queue.appendleft(index)
-                        continue
-                    worker.index, worker.started = index, time.monotonic()
-            busy = [w for w in pool.workers if w.index is not None]
+                        break
+                    if not worker.pending:
+                        worker.started = now
+                    worker.pending.append(index)
+            busy = [w for w in pool.workers if w.pending]
             wait_for = None
             if timeout is not None and busy:
-                now = time.monotonic()
-                wait_for = max(0.0, min(w.started + timeout - now for w in busy))
-            wait(
-                [w.conn for w in pool.workers] + [w.process.sentinel for w in pool.workers],
-                wait_for,
-            )
-            for worker in list(pool.workers):
-                message = None
+                wait_for = max(0.0, min(w.started for w in busy) + timeout - time.monotonic())
+            touched = {key.data for key, _ in selector.select(wait_for)}
+            if timeout is not None:
+                touched.update(w for w in busy if time.monotonic() - w.started >= timeout)
+            for worker in touched:
+                broken = False
                 try:
-                    if worker.conn.poll():
-                        message = worker.conn.recv()
+                    while worker.conn.poll():  # every result waiting counts, even if late
+                        tag, ok, value = worker.conn.recv()
+                        if tag == READY:
+                            worker.ready = True
+                            continue
+                        worker.pending.popleft()
+                        worker.started = time.monotonic()
+                        finished += 1
+                        yield value if ok else failed(jobs[tag], f"kerasfix failed: {value}")
                 except (EOFError, OSError):
-                    message = None
-                if message is not None:
-                    tag, ok, value = message
-                    if tag == READY:
-                        worker.ready = True
-                        continue
-                    worker.index = None
-                    finished += 1
-                    yield value if ok else failed(jobs[tag], f"kerasfix failed: {value}")
-                    continue
-                running = worker.index
-                if not worker.process.is_alive():
+                    broken = True
+                if broken or not worker.process.is_alive():
                     worker.process.join(1)
                     reason = _died(worker)
                 elif (
-                    running is not None
+                    worker.pending
                     and timeout is not None
                     and time.monotonic() - worker.started >= timeout
                 ):
                     reason = f"reading it took longer than {timeout_name} {timeout:g} s"
                 else:
                     continue
-                worker.index = None
-                pool.replace(worker)
+                running = worker.pending.popleft() if worker.pending else None
+                queue.extendleft(reversed(worker.pending))  # handed over, never started
+                worker.pending.clear()
+                selector.unregister(worker.conn)
+                selector.unregister(worker.process.sentinel)
+                watch(pool.replace(worker))
                 if running is not None:
                     finished += 1
                     yield failed(jobs[running], reason)
     finally:
+        selector.close()
         pool.close()
