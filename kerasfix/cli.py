@@ -234,6 +234,7 @@ def _image_size(value: str | None) -> tuple[int, int] | None:
 
 
 def _options(
+    *,
     x: list[str] | None,
     y: list[str] | None,
     y_file: str | None,
@@ -254,7 +255,8 @@ def _options(
     color_mode: ColorMode | None = None,
     **sequences: Any,
 ) -> DiagnoseOptions:
-    """The one option set diagnose and repair share, from their common flags."""
+    """The one option set diagnose and repair share, from their common flags (keyword-only:
+    several are lists of strings, and a swapped position would pass type checks)."""
     return DiagnoseOptions(
         jobs=jobs,
         globs=tuple(glob or ()),
@@ -314,24 +316,24 @@ def diagnose(
 ) -> None:
     """Check DATA against MODEL's data contract and report findings; writes nothing."""
     options = _options(
-        x,
-        y,
-        y_file,
-        batch_size,
-        select,
-        ignore,
-        fail_on,
-        allow_pickle,
-        trust_model,
-        jobs,
-        glob,
-        exclude,
-        file_timeout,
-        scheduler,
-        augment,
-        draws,
-        image_size,
-        color_mode,
+        x=x,
+        y=y,
+        y_file=y_file,
+        batch_size=batch_size,
+        select=select,
+        ignore=ignore,
+        fail_on=fail_on,
+        allow_pickle=allow_pickle,
+        trust_model=trust_model,
+        jobs=jobs,
+        glob=glob,
+        exclude=exclude,
+        file_timeout=file_timeout,
+        scheduler=scheduler,
+        augment=augment,
+        draws=draws,
+        image_size=image_size,
+        color_mode=color_mode,
         trace_model=trace,
     )
 
@@ -478,24 +480,24 @@ def repair(
     from kerasfix.repair.plan import RepairOptions
 
     options = _options(
-        x,
-        y,
-        y_file,
-        batch_size,
-        select,
-        ignore,
-        fail_on,
-        allow_pickle,
-        trust_model,
-        jobs,
-        glob,
-        exclude,
-        file_timeout,
-        scheduler,
-        augment,
-        draws,
-        image_size,
-        color_mode,
+        x=x,
+        y=y,
+        y_file=y_file,
+        batch_size=batch_size,
+        select=select,
+        ignore=ignore,
+        fail_on=fail_on,
+        allow_pickle=allow_pickle,
+        trust_model=trust_model,
+        jobs=jobs,
+        glob=glob,
+        exclude=exclude,
+        file_timeout=file_timeout,
+        scheduler=scheduler,
+        augment=augment,
+        draws=draws,
+        image_size=image_size,
+        color_mode=color_mode,
         pad_value=pad_value,
         padding=padding.value,
         truncating=truncating.value,
