@@ -6,9 +6,9 @@ import dataclasses
 import os
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext, kf2_values
 from kerasfix.checks.catalog import known_token
@@ -18,6 +18,7 @@ from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
 from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
 from kerasfix.loaders.keys import Group, KeyOptions, is_label_stem, label_sibling, map_arrays
+from kerasfix.loaders.tfrecord import SurveyPlan
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
 from kerasfix.model.contract import format_shape
 from kerasfix.options import DiagnoseOptions
@@ -122,6 +123,8 @@ class FileOutcome:
     files: dict[str, DataFile] = field(default_factory=dict)
     groups: list[Group] = field(default_factory=list)
     error: str | None = None  # why the DATA file could not be read (its KF001)
+    # A TFRecord shard's per-feature summary (merged across the run into Report.features).
+    features: dict[str, Any] = field(default_factory=dict)
 
 
 def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
@@ -133,10 +136,21 @@ def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
         _table_label(options),
         options.image_size,
         options.color_mode,
+        survey_plan=_survey_plan(context.contract, options),
+        compression=options.compression,
     )
     if file.error is not None:
         return unreadable_file(job, file.error)
     outcome = FileOutcome(job, [], {file.path: file})
+    if file.records is not None:  # a TFRecord shard: its features are the arrays
+        from kerasfix.records import check_shard
+
+        outcome.results, outcome.features = check_shard(
+            context.contract, options, file, outcome.groups, _check_values, _with_model_patch
+        )
+        if not context.keep_files:
+            outcome.files, outcome.groups = {}, []
+        return outcome
     labels = context.label_file
     if job.labels is not None:
         labels = read_data_file(job.labels, options.allow_pickle)
@@ -256,9 +270,12 @@ def run_diagnosis(
     observer.started(len(jobs), model_result if model_result.findings else None, augmenting)
     unreadable_reasons: list[tuple[str, str]] = []
     done = 0
+    shard_features: list[dict[str, Any]] = []
     try:
         for outcome in _run_jobs(context, jobs):
             done += 1
+            if outcome.features:
+                shard_features.append(outcome.features)
             if outcome.error is not None:
                 unreadable_reasons.append((outcome.job.path, outcome.error))
             for result in outcome.results:  # --select/--ignore, KF001 of crashes included
@@ -301,6 +318,10 @@ def run_diagnosis(
         files=len({r.path for r in results if r.role != "model"}),
         readable_files=readable,
     )
+    if shard_features:
+        from kerasfix.records import merge_summaries
+
+        report.features = merge_summaries(shard_features)
     report.sort()
     diagnosis.report = report
     diagnosis.total_files = len(jobs)
@@ -318,6 +339,18 @@ def _merge(results: list[FileResult]) -> list[FileResult]:
         else:
             merged[key] = result
     return list(merged.values())
+
+
+def _survey_plan(contract: ModelContract, options: DiagnoseOptions) -> SurveyPlan:
+    """What a TFRecord shard's one pass must count for this model (every feature alike)."""
+    thresholds = {e.input_dim for i in contract.inputs for e in i.embeddings}
+    thresholds |= {o.units for o in contract.outputs if o.units}
+    ignored = {
+        o.loss.ignore_class
+        for o in contract.outputs
+        if o.loss is not None and o.loss.ignore_class is not None
+    }
+    return SurveyPlan(tuple(sorted(thresholds)), options.pad_value, tuple(sorted(ignored)))
 
 
 def _table_label(options: DiagnoseOptions) -> str | None:
@@ -440,15 +473,19 @@ def _check_values(
     scope: str,
     input: InputSpec | None = None,
     output: OutputSpec | None = None,
+    known: Callable[[kf2_values.ScanPlan], Any] | None = None,
 ) -> None:
-    """One streaming pass over the array, then every value rule over its statistics."""
+    """One streaming pass over the array, then every value rule over its statistics
+    (`known`: statistics a TFRecord shard's survey already gathered, for a scan plan)."""
     if input is not None:
         plan = kf2_values.plan_for_input(input, ref, options)
     else:
         assert output is not None
         plan = kf2_values.plan_for_output(output, ref)
     stats = None
-    if plan is not None and not (
+    if plan is not None and known is not None:
+        stats = known(plan)
+    elif plan is not None and not (
         options.values_known and os.path.realpath(ref.path) in options.values_known
     ):
         try:

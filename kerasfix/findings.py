@@ -73,6 +73,8 @@ class Report:
     results: list[FileResult]
     files: int
     readable_files: int
+    # TFRecord runs: a summary per feature across every shard (kind, records, lengths, values).
+    features: dict[str, Any] = field(default_factory=dict)
 
     def all_findings(self) -> list[Finding]:
         return [f for r in self.results for f in r.findings]

@@ -44,3 +44,5 @@ class DiagnoseOptions:
     # Image-class folders: image_dataset_from_directory's color_mode (rgb, rgba, grayscale);
     # None: its default, rgb (every image decoded to 3 channels).
     color_mode: str | None = None
+    # TFRecord shards: --compression none|gzip|zlib; None: detected from each shard.
+    compression: str | None = None

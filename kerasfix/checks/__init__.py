@@ -11,6 +11,7 @@ from kerasfix.checks import (
     kf5_augment,
     kf5_datasets,
     kf6_model,
+    records,
 )
 from kerasfix.checks.base import Check, GroupContext, InputContext, ModelContext, Rule
 
@@ -23,6 +24,7 @@ _MODULES = (
     kf5_augment,
     kf5_datasets,
     kf6_model,
+    records,
 )
 RULES: dict[str, type[Rule]] = dict(
     sorted((rule.code, rule) for module in _MODULES for rule in module.RULES)

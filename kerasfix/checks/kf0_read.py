@@ -42,6 +42,31 @@ class UnreadableData(Rule):
             fix="re-export the file from its source (np.save, h5py), or leave it out of DATA",
         )
 
+    @classmethod
+    def for_record(cls, index: int, offset: int, reason: str) -> Finding:
+        """One record of a TFRecord shard that cannot be read; the others still are."""
+        where = f" at byte offset {offset}" if offset >= 0 else ""
+        return cls.finding(
+            what=f"record {index}{where} cannot be read: {reason}; the other records were "
+            "checked",
+            why="TensorFlow stops the input pipeline at the first corrupt record "
+            "(`DataLossError: corrupted record`), mid-epoch",
+            fix="re-write the shard from its source; kerasfix repair --unsafe-fixes drops "
+            "unreadable records from the shards it rewrites [no automatic fix]",
+            record=index,
+            offset=offset,
+        )
+
+    @classmethod
+    def more_records(cls, count: int, listed: int) -> Finding:
+        return cls.finding(
+            what=f"{count - listed} more records cannot be read ({count} in all; the first "
+            f"{listed} are listed)",
+            why="TensorFlow stops the input pipeline at the first corrupt record",
+            fix="re-write the shard from its source [no automatic fix]",
+            received=count,
+        )
+
 
 class NoMatchingArray(Rule):
     """

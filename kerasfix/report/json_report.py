@@ -56,7 +56,7 @@ def summary_dict(report: Report) -> dict[str, Any]:
 
 
 def report_dict(report: Report) -> dict[str, Any]:
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "kerasfix_version": __version__,
         "status": status(report),
@@ -64,6 +64,9 @@ def report_dict(report: Report) -> dict[str, Any]:
         "results": [result_dict(r) for r in report.results],
         "summary": summary_dict(report),
     }
+    if report.features:  # TFRecord runs: one summary per feature across every shard
+        doc["features"] = report.features
+    return doc
 
 
 _RESULTS = "\x00results\x00"
@@ -81,14 +84,14 @@ def render(report: Report, color: bool = False) -> str:
 
 
 def summary_line(report: Report) -> str:
-    return json.dumps(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "status": status(report),
-            "summary": summary_dict(report),
-        },
-        sort_keys=True,
-    )
+    line: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "status": status(report),
+        "summary": summary_dict(report),
+    }
+    if report.features:
+        line["features"] = report.features
+    return json.dumps(line, sort_keys=True)
 
 
 def render_lines(report: Report, color: bool = False) -> str:
