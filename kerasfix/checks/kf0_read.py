@@ -51,8 +51,9 @@ class UnreadableData(Rule):
             "checked",
             why="TensorFlow stops the input pipeline at the first corrupt record "
             "(`DataLossError: corrupted record`), mid-epoch",
-            fix="re-write the shard from its source; kerasfix repair --unsafe-fixes drops "
-            "unreadable records from the shards it rewrites [no automatic fix]",
+            fix="re-write the shard from its source; kerasfix repair --unsafe-fixes drops the "
+            "unreadable records [unsafe]",
+            applicability=Applicability.UNSAFE,
             record=index,
             offset=offset,
         )

@@ -67,8 +67,9 @@ def _missing(ctx: FeatureContext) -> Iterator[Finding]:
         + (f" (the first: record {first})" if first is not None else ""),
         why="tf.io.parse_single_example fails on a record without a FixedLenFeature it asks "
         "for (`Feature: ... is required but could not be found`)",
-        fix="write the feature into every record, or give the parse spec a default_value "
-        "[no automatic fix]",
+        fix="write the feature into every record, or give the parse spec a default_value; "
+        "kerasfix repair --unsafe-fixes drops those records [unsafe]",
+        applicability=Applicability.UNSAFE,
         expected=ctx.shard.records,
         received=ctx.feature.present,
         missing=missing,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from kerasfix.api import Diagnosis
-from kerasfix.errors import UsageError
+from kerasfix.errors import DataReadError, UsageError
 from kerasfix.loaders import DataFile, read_data_file
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.chunks import iter_chunks
@@ -73,9 +73,18 @@ def verify_fit(
     xs = {name: current(ref) for name, ref in group.x.items()}
     ys = {name: current(ref) for name, ref in group.y.items()}
     rows = contract.fixed_batch_size or min(MAX_ROWS, *(r.shape[0] for r in xs.values()))
-    heads = {("x", n): _head(r, rows) for n, r in xs.items()} | {
-        ("y", n): _head(r, rows) for n, r in ys.items()
-    }
+    try:
+        heads = {("x", n): _head(r, rows) for n, r in xs.items()} | {
+            ("y", n): _head(r, rows) for n, r in ys.items()
+        }
+    except DataReadError as exc:  # encoded images in TFRecord features are never decoded
+        return {"status": "skipped", "reason": exc.reason}
+    for (side, name), head in heads.items():
+        inp = contract.input_named(name) if side == "x" else None
+        if head is not None and inp is not None and None not in inp.sample_shape:
+            # A TFRecord list is a flat sample: the parse spec's shape (FixedLenFeature(shape)).
+            if head.shape[1:] != inp.sample_shape and head[0].size == np.prod(inp.sample_shape):
+                heads[(side, name)] = head.reshape((len(head), *inp.sample_shape))
     if any(h is None for h in heads.values()):
         return {"status": "skipped", "reason": "the data still holds sequences of several lengths"}
     x = {n: h for (side, n), h in heads.items() if side == "x" and h is not None}
