@@ -22,7 +22,7 @@ from kerasfix.loaders.tfrecord import SurveyPlan
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
 from kerasfix.model.contract import format_shape
 from kerasfix.options import DiagnoseOptions
-from kerasfix.stats import scan
+from kerasfix.stats import ScanPlan, scan
 
 if TYPE_CHECKING:
     from kerasfix.repair.apply import RepairOutcome
@@ -473,7 +473,7 @@ def _check_values(
     scope: str,
     input: InputSpec | None = None,
     output: OutputSpec | None = None,
-    known: Callable[[kf2_values.ScanPlan], Any] | None = None,
+    known: Callable[[ScanPlan], Any] | None = None,
 ) -> None:
     """One streaming pass over the array, then every value rule over its statistics
     (`known`: statistics a TFRecord shard's survey already gathered, for a scan plan)."""

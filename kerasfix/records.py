@@ -95,9 +95,7 @@ def check_shard(
                     result.findings.extend(for_image_feature(f, feature) for f in found)
         else:
             known = _known(feature) if feature.kind in NUMERIC else (lambda plan: None)
-            check_values(
-                contract, options, result, ref, "input_values", input=inp, known=known
-            )
+            check_values(contract, options, result, ref, "input_values", input=inp, known=known)
         result.findings = [with_model_patch(contract, options, inp, f) for f in result.findings]
     for name, ref in group.y.items():
         if any(r.key == ref.key and r.role == "x" for r in results):
@@ -118,9 +116,7 @@ def check_shard(
                 result.findings.extend(check.run(ctx))
         if not feature.ragged:
             known = _known(feature) if feature.kind in NUMERIC else (lambda plan: None)
-            check_values(
-                contract, options, result, ref, "label_values", output=out, known=known
-            )
+            check_values(contract, options, result, ref, "label_values", output=out, known=known)
     # KF301-KF303 are not asked per shard: tf.data reads the shards as one stream, so a
     # shard's record count says nothing about batches or pairing (each record pairs its own
     # features; one lacking a feature is KF002 above).

@@ -47,8 +47,7 @@ class UnreadableData(Rule):
         """One record of a TFRecord shard that cannot be read; the others still are."""
         where = f" at byte offset {offset}" if offset >= 0 else ""
         return cls.finding(
-            what=f"record {index}{where} cannot be read: {reason}; the other records were "
-            "checked",
+            what=f"record {index}{where} cannot be read: {reason}; the other records were checked",
             why="TensorFlow stops the input pipeline at the first corrupt record "
             "(`DataLossError: corrupted record`), mid-epoch",
             fix="re-write the shard from its source; kerasfix repair --unsafe-fixes drops the "

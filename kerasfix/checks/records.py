@@ -15,6 +15,7 @@ import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from kerasfix.checks.base import Check, Rule
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
@@ -146,7 +147,7 @@ def _element_count(ctx: FeatureContext, inp: InputSpec) -> Iterator[Finding]:
         f"{known if None not in sample else 'a multiple of ' + str(known)} values per example"
     )
     found = f"feature '{feature.name}' holds {length} per record in {feature.present} records"
-    base = {
+    base: dict[str, Any] = {
         "expected": list(inp.batch_shape),
         "received": [feature.present, length],
         "feature": feature.name,
@@ -156,8 +157,7 @@ def _element_count(ctx: FeatureContext, inp: InputSpec) -> Iterator[Finding]:
         if inp.reads_token_ids:
             shorter = length < want
             yield LengthMismatch.finding(
-                what=f"{declared}; {found}: token lists of length {length}, the input takes "
-                f"{want}",
+                what=f"{declared}; {found}: token lists of length {length}, the input takes {want}",
                 why="an Embedding reads (samples, sequence_length) token ids, and the declared "
                 f"length is {want}",
                 fix=(
@@ -263,7 +263,9 @@ def _images(ctx: FeatureContext) -> Iterator[Finding]:
         for key, rows in found.examples.items()
         if key not in (f"{width}x{height}", f"{common}ch")
     }
-    shown = "; ".join(f"{k}: records {', '.join(map(str, rows))}" for k, rows in sorted(odd.items()))
+    shown = "; ".join(
+        f"{k}: records {', '.join(map(str, rows))}" for k, rows in sorted(odd.items())
+    )
     yield MixedSampleShapes.finding(
         what=f"feature '{name}': {found.images} images mix {' and '.join(parts)}; e.g. {shown}",
         why="decode_image gives each image its own size and channels: batching them fails "

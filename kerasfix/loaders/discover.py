@@ -142,9 +142,7 @@ def read_data_file(
     return result
 
 
-def _read_shard(
-    path: str, plan: tfrecord.SurveyPlan | None, compression: str | None
-) -> DataFile:
+def _read_shard(path: str, plan: tfrecord.SurveyPlan | None, compression: str | None) -> DataFile:
     try:
         if not os.path.lexists(path):
             raise DataReadError("no such file or folder")

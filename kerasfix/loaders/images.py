@@ -588,9 +588,12 @@ def header_of_bytes(data: bytes) -> tuple[int, int, int, str]:
             raise DataReadError(
                 f"truncated: the {fmt} header declares {declared} bytes, the value has {len(data)}"
             )
-    elif endings is not None and not data.rstrip(b"\x00\r\n ").endswith(endings):
-        if not (fmt == "JPEG" and b"\xff\xd9" in data[_jpeg_data_start(data) :]):
-            raise DataReadError(f"truncated: the {fmt} data does not end with its end marker")
+    elif (
+        endings is not None
+        and not data.rstrip(b"\x00\r\n ").endswith(endings)
+        and not (fmt == "JPEG" and b"\xff\xd9" in data[_jpeg_data_start(data) :])
+    ):
+        raise DataReadError(f"truncated: the {fmt} data does not end with its end marker")
     if width <= 0 or height <= 0:
         raise DataReadError(f"declares an empty image ({width}x{height})")
     return width, height, MODE_CHANNELS.get(mode, 3), fmt

@@ -215,9 +215,7 @@ def _resync(stream: _Stream, limit: int | None) -> int | None:
     return None
 
 
-def iter_framed(
-    path: str, compression: str | None = None
-) -> Iterator[Record | BadRecord]:
+def iter_framed(path: str, compression: str | None = None) -> Iterator[Record | BadRecord]:
     """Every record of a shard in order, or the reason it cannot be read. Raises
     DataReadError only when the file itself cannot be opened."""
     compression = compression or detect_compression(path)
@@ -238,8 +236,10 @@ def iter_framed(
                     return
                 if len(head) < 12:
                     yield BadRecord(
-                        index, offset, f"the file ends inside a record header ({len(head)} of 12 "
-                        "bytes)", -1
+                        index,
+                        offset,
+                        f"the file ends inside a record header ({len(head)} of 12 bytes)",
+                        -1,
                     )
                     return
                 length, length_crc = _HEADER.unpack(head)
@@ -247,33 +247,48 @@ def iter_framed(
                     found = _resync(stream, limit)
                     if found is None:
                         yield BadRecord(
-                            index, offset, "the length CRC does not match, and no valid record "
-                            f"follows within {MAX_RESYNC_BYTES} bytes: the rest is unreadable", -1
+                            index,
+                            offset,
+                            "the length CRC does not match, and no valid record "
+                            f"follows within {MAX_RESYNC_BYTES} bytes: the rest is unreadable",
+                            -1,
                         )
                         return
                     yield BadRecord(
-                        index, offset, f"the length CRC does not match; {found - offset} bytes "
-                        f"skipped to the next valid record at offset {found}", found
+                        index,
+                        offset,
+                        f"the length CRC does not match; {found - offset} bytes "
+                        f"skipped to the next valid record at offset {found}",
+                        found,
                     )
                     index += 1
                     continue
                 if limit is not None and length > limit - offset - 16:
                     yield BadRecord(
-                        index, offset, f"declares {length} bytes, but the file ends after "
-                        f"{max(0, limit - offset - 12)}: a truncated file", -1
+                        index,
+                        offset,
+                        f"declares {length} bytes, but the file ends after "
+                        f"{max(0, limit - offset - 12)}: a truncated file",
+                        -1,
                     )
                     return
                 if limit is None and length > MAX_RECORD_BYTES:
                     yield BadRecord(
-                        index, offset, f"declares {length} bytes, more than a record may hold "
-                        f"({MAX_RECORD_BYTES})", -1
+                        index,
+                        offset,
+                        f"declares {length} bytes, more than a record may hold "
+                        f"({MAX_RECORD_BYTES})",
+                        -1,
                     )
                     return
                 body = stream.take(length + 4)
                 if len(body) < length + 4:
                     yield BadRecord(
-                        index, offset, f"declares {length} bytes, but the stream ends after "
-                        f"{max(0, len(body) - 4)}: a truncated file", -1
+                        index,
+                        offset,
+                        f"declares {length} bytes, but the stream ends after "
+                        f"{max(0, len(body) - 4)}: a truncated file",
+                        -1,
                     )
                     return
                 data = body[:length]
@@ -285,8 +300,11 @@ def iter_framed(
             except (zlib.error, EOFError) as exc:
                 name = "GZIP" if compression == "gzip" else "ZLIB"
                 yield BadRecord(
-                    index, offset, f"the {name} stream is damaged after {stream.offset} "
-                    f"uncompressed bytes ({exc}): the rest is unreadable", -1
+                    index,
+                    offset,
+                    f"the {name} stream is damaged after {stream.offset} "
+                    f"uncompressed bytes ({exc}): the rest is unreadable",
+                    -1,
                 )
                 return
     finally:
@@ -301,7 +319,11 @@ def _schema() -> dict[str, Any]:
     """Message classes for example.proto in a private pool: the raw reading schema (map read
     as repeated entries, packed numeric lists as bytes, plus a marker field) and the typed one
     (for unpacked lists, and for writing)."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    from google.protobuf import (  # type: ignore[import-untyped]
+        descriptor_pb2,
+        descriptor_pool,
+        message_factory,
+    )
 
     F = descriptor_pb2.FieldDescriptorProto
     proto = descriptor_pb2.FileDescriptorProto(
@@ -443,7 +465,7 @@ def parse_chunk(
 ) -> tuple[dict[tuple[bytes, str], Column], list[BadRecord]]:
     """The features of a chunk of records, by (name, kind); records that are not
     tf.train.Example come back as BadRecords."""
-    from google.protobuf.message import DecodeError
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
     schema = _schema()
     raw_example = schema["RawExample"]
@@ -464,7 +486,9 @@ def parse_chunk(
         except DecodeError as exc:
             bad.append(
                 BadRecord(
-                    record.index, record.offset, f"not a tf.train.Example ({exc or 'DecodeError'})",
+                    record.index,
+                    record.offset,
+                    f"not a tf.train.Example ({exc or 'DecodeError'})",
                     record.offset,
                 )
             )
@@ -537,9 +561,10 @@ def decode_column(column: Column, kind: str) -> tuple[Values, list[int]]:
         # A malformed record: find it by decoding record by record (rare).
         good = [i for i, p in enumerate(payloads) if _varints_ok(p)]
         bad = sorted(set(range(len(payloads))) - set(good))
+        if not bad:  # pragma: no cover - every payload decodes alone, so the whole does
+            raise
         rest = Column([column.records[i] for i in good], [payloads[i] for i in good])
-        values, _ = decode_column(rest, kind) if bad else (None, [])
-        assert values is not None
+        values, _ = decode_column(rest, kind)
         return values, [int(records[i]) for i in bad]
     terminators = np.concatenate(([0], np.cumsum(raw < 0x80)))
     starts = ends - sizes

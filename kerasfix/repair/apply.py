@@ -172,9 +172,7 @@ def _write(
             from kerasfix.repair.tfrecord import write_shard
 
             compression = diagnosis.files[file.path].records.compression
-            records = write_shard(
-                file.path, tmp, jobs, file.actions, compression, file.skipped
-            )
+            records = write_shard(file.path, tmp, jobs, file.actions, compression, file.skipped)
         else:  # pragma: no cover - discovery only yields the formats above
             raise ValueError(f"cannot write {file.format}")
         if sha_out is None:

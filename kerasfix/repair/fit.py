@@ -81,10 +81,15 @@ def verify_fit(
         return {"status": "skipped", "reason": exc.reason}
     for (side, name), head in heads.items():
         inp = contract.input_named(name) if side == "x" else None
-        if head is not None and inp is not None and None not in inp.sample_shape:
-            # A TFRecord list is a flat sample: the parse spec's shape (FixedLenFeature(shape)).
-            if head.shape[1:] != inp.sample_shape and head[0].size == np.prod(inp.sample_shape):
-                heads[(side, name)] = head.reshape((len(head), *inp.sample_shape))
+        # A TFRecord list is a flat sample: the parse spec gives it the input's shape.
+        if (
+            head is not None
+            and inp is not None
+            and None not in inp.sample_shape
+            and head.shape[1:] != inp.sample_shape
+            and head[0].size == np.prod([d or 0 for d in inp.sample_shape])
+        ):
+            heads[(side, name)] = head.reshape((len(head), *inp.sample_shape))
     if any(h is None for h in heads.values()):
         return {"status": "skipped", "reason": "the data still holds sequences of several lengths"}
     x = {n: h for (side, n), h in heads.items() if side == "x" and h is not None}

@@ -133,7 +133,7 @@ def write_shard(
 ) -> dict[str, int]:
     """Write the repaired shard to `dst`; the record counts for the manifest (records kept
     that lack a feature a skipped drop names are counted as kept_lacking)."""
-    from google.protobuf.message import DecodeError
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
     example_type = example_class()
     names = {action.action for action in actions}

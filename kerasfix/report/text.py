@@ -55,9 +55,7 @@ def feature_lines(report: Report) -> list[str]:
     for name, entry in report.features.items():
         low, high = entry["length"]
         length = f"length {low}" if low == high else f"lengths {low}..{high}"
-        values = (
-            f", values {entry['min']}..{entry['max']}" if entry.get("min") is not None else ""
-        )
+        values = f", values {entry['min']}..{entry['max']}" if entry.get("min") is not None else ""
         missing = f", missing from {entry['missing']}" if entry.get("missing") else ""
         line = (
             f"feature '{name}': {entry['kind']} in {entry['records']} records of "
