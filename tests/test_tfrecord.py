@@ -515,3 +515,20 @@ def test_repaired_shards_read_back_with_tensorflow_and_train_one_step(tmp_path: 
         y = np.stack([p["label"].numpy() for p in parsed])
         loss = model.train_on_batch(x, y)
         assert np.isfinite(np.asarray(loss)).all(), case
+
+
+def test_nonfinite_records_are_reported_and_dropped_only_with_unsafe_fixes(tmp_path: Path) -> None:
+    model = str(FIXTURES / "KF221" / "positive" / "model.keras")
+    shard = tmp_path / "train.tfrecord"
+    rows = [[0.5] * 6 for _ in range(5)]
+    rows[2][3] = float("nan")
+    write_shard(shard, [{"x": row, "y": [1.0]} for row in rows])
+    nonfinite = findings(diagnose_json(model, str(shard)), "KF221")
+    assert "in 1 of 5 samples; the first is row 2" in nonfinite[0]["what"]
+    run_cli(["repair", model, str(shard), "--out", str(tmp_path / "kept")], expected_code=1)
+    assert not (tmp_path / "kept" / "train.tfrecord").exists()
+    run_cli(
+        ["repair", model, str(shard), "--out", str(tmp_path / "fixed"), "--unsafe-fixes"],
+        expected_code=0,
+    )
+    assert len(_records(tmp_path / "fixed" / "train.tfrecord")) == 4

@@ -13,6 +13,10 @@ class UnreadableData(Rule):
     ## What it does
     Reports a DATA file that kerasfix cannot read: missing, empty, truncated, corrupt, of an
     unsupported format, or holding Python objects that only unpickling could read.
+    In a TFRecord shard, each record whose framing CRC does not match, that is cut short, or
+    that is not a `tf.train.Example` is its own KF001, naming the record's index and byte
+    offset; the other records are still read (a damaged header is skipped to the next valid
+    one). `repair --unsafe-fixes` drops such records and writes the rest of the shard.
 
     ## Why it matters
     `np.load` and `h5py` fail on such files with messages that rarely name the file, and a
@@ -74,6 +78,9 @@ class NoMatchingArray(Rule):
     Reports a data file none of whose arrays maps to a model input or a label. Inputs and
     labels are found by key: the first of `x, X, x_train, X_train, inputs, features` and
     `y, Y, y_train, labels, targets`, a key equal to the input's name, or `--x`/`--y`.
+    For TFRecord shards, features play the part of arrays (`--x input=feature`, `--y feature`;
+    `image`, `tokens`, `input_ids` and `label` are also tried); a feature the model reads that
+    some records lack is reported with the count (`repair --unsafe-fixes` drops those records).
 
     ## Why it matters
     Without knowing which array is which, nothing can be checked; a typo in a key is also how

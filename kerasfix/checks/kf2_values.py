@@ -163,6 +163,8 @@ class IndexOutOfRange(Rule):
     Reports token ids at or above the `input_dim` of the Embedding that reads them, with the
     largest id, how many are out of range and the first position, as TensorFlow words it:
     `indices[3,1] = 12 is not in [0, 10)`.
+    TFRecord int64 token lists are checked the same way, positions given as
+    `[record, index]`.
 
     ## Why it matters
     On the CPU, training stops with that message; on a GPU there is no error at all: the
@@ -237,6 +239,7 @@ class LabelOutOfRange(Rule):
     """
     ## What it does
     Reports sparse (integer) labels outside `[0, units)` of the output they train.
+    TFRecord label features are checked the same way.
 
     ## Why it matters
     On the CPU, training stops with `Received a label value of 12 which is outside the valid
@@ -336,6 +339,7 @@ class LabelShapeMismatch(Rule):
     """
     ## What it does
     Reports labels whose shape cannot match the output's shape under its loss.
+    TFRecord label lists whose length varies across records are KF215.
 
     ## Why it matters
     Some mismatches fail (`Shapes (None, 3) and (None, 1) are incompatible`); others are

@@ -16,6 +16,8 @@ class RaggedSequences(Rule):
     ## What it does
     Reports sequences of different lengths (token lists in `.jsonl`/`.json`, HDF5
     variable-length datasets, object arrays) fed to an input that takes one array.
+    TFRecord int64 lists whose length varies across records are ragged too; repair pads each
+    record's list.
 
     ## Why it matters
     Keras 3 fails with `Unrecognized data type: x=[[1, 2, 3], [1, 2]]` or `Invalid dtype:
@@ -43,6 +45,7 @@ class TruncationNeeded(Rule):
     ## What it does
     Reports sequences longer than the input's fixed length, with how many sequences and
     tokens padding to that length would cut.
+    The same holds for TFRecord token lists.
 
     ## Why it matters
     `pad_sequences(maxlen=L)` drops the extra tokens silently (from the front by default):
