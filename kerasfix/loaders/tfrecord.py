@@ -138,25 +138,58 @@ class _Stream:
 
     def __init__(self, blocks: Iterator[bytes]) -> None:
         self._blocks = blocks
-        self._buf = bytearray()
+        self._buf = b""
         self._pos = 0
         self.offset = 0  # stream offset of the read position
         self.eof = False
+        # A damaged compressed stream: raised only when a read needs bytes past the damage.
+        self.error: Exception | None = None
 
     def _fill(self, need: int) -> None:
-        while len(self._buf) - self._pos < need and not self.eof:
-            block = next(self._blocks, None)
+        if len(self._buf) - self._pos >= need or self.eof:
+            return
+        parts = [self._buf[self._pos :]]
+        have = len(parts[0])
+        while have < need:
+            try:
+                block = next(self._blocks, None)
+            except (zlib.error, EOFError) as exc:
+                self.error, block = exc, None
             if block is None:
                 self.eof = True
                 break
-            if self._pos > BLOCK_BYTES:
-                del self._buf[: self._pos]
-                self._pos = 0
-            self._buf += block
+            parts.append(block)
+            have += len(block)
+        self._buf = b"".join(parts)
+        self._pos = 0
+
+    def record(self, cap: int) -> tuple[bytes, int] | None:
+        """The common case in one step: a whole record whose length CRC matches and whose
+        length is at most `cap`: (data, its stored CRC). None leaves the position as it was,
+        for the careful path to say what is wrong."""
+        if len(self._buf) - self._pos < 12:
+            self._fill(BLOCK_BYTES)
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos < 12:
+            return None
+        length, length_crc = _HEADER.unpack_from(buf, pos)
+        if length > cap or masked_crc(buf[pos : pos + 8]) != length_crc:
+            return None
+        need = 16 + length
+        if len(buf) - pos < need:
+            self._fill(need)
+            buf, pos = self._buf, self._pos
+            if len(buf) - pos < need:
+                return None
+        self._pos = pos + need
+        self.offset += need
+        return buf[pos + 12 : pos + 12 + length], _U32.unpack_from(buf, pos + 12 + length)[0]
 
     def take(self, n: int) -> bytes:
         self._fill(n)
-        data = bytes(self._buf[self._pos : self._pos + n])
+        if len(self._buf) - self._pos < n and self.error is not None:
+            raise self.error
+        data = self._buf[self._pos : self._pos + n]
         self._pos += len(data)
         self.offset += len(data)
         return data
@@ -164,7 +197,7 @@ class _Stream:
     def window(self, n: int) -> bytes:
         """Up to n bytes from the read position, without consuming them."""
         self._fill(n)
-        return bytes(self._buf[self._pos : self._pos + n])
+        return self._buf[self._pos : self._pos + n]
 
     def skip(self, n: int) -> None:
         self._fill(n)
@@ -231,6 +264,16 @@ def iter_framed(path: str, compression: str | None = None) -> Iterator[Record | 
         while True:
             offset = stream.offset
             try:
+                cap = MAX_RECORD_BYTES if limit is None else limit - offset - 16
+                found_record = stream.record(cap)
+                if found_record is not None:
+                    data, stored = found_record
+                    if masked_crc(data) == stored:
+                        yield Record(index, offset, data)
+                    else:
+                        yield BadRecord(index, offset, "the data CRC does not match", stream.offset)
+                    index += 1
+                    continue
                 head = stream.take(12)
                 if not head:
                     return
@@ -426,7 +469,8 @@ def _add_entries(
     index = indices[0] if count else -1
     seen: dict[bytes, str] = {}
     for entry in entries:
-        if marker and entry.end:
+        key: bytes = entry.key
+        if not key and marker and entry.end:  # markers have no key: one attribute less
             r += 1
             seen.clear()
             if r > count:
@@ -435,7 +479,6 @@ def _add_entries(
             continue
         if r >= count:
             return False
-        key: bytes = entry.key
         feature = entry.value
         kind = feature.WhichOneof("kind")
         payload: Any
