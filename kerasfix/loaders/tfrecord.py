@@ -503,6 +503,46 @@ def _add_entries(
     return r == count if marker else True
 
 
+def _add_uniform(
+    entries: Any, indices: list[int], columns: dict[tuple[bytes, str], Column]
+) -> bool:
+    """The common case with fewer Python steps per entry: every record holds the same features
+    in the same order with the same kinds (each record's entries, then its marker). False,
+    having added nothing, when the chunk is not like that."""
+    keys = [e.key for e in entries]
+    count = len(indices)
+    width = keys.index(b"") if b"" in keys else -1
+    if width < 1 or len(keys) != count * (width + 1) or len(set(keys[:width])) != width:
+        return False
+    step = width + 1
+    if keys[width::step].count(b"") != count or not all(e.end for e in entries[width::step]):
+        return False
+    features = [e.value for e in entries]
+    found: list[tuple[bytes, str, list[Any]]] = []
+    for j in range(width):
+        if keys[j::step].count(keys[j]) != count:
+            return False
+        column = features[j::step]
+        kinds = {f.WhichOneof("kind") for f in column}
+        if len(kinds) != 1 or None in kinds:
+            return False
+        kind = kinds.pop()
+        found.append((keys[j], kind, column))
+    for key, kind, column in found:
+        payloads: list[Any] = [getattr(f, kind).value for f in column]
+        if kind == "bytes_list":
+            payloads = [list(p) for p in payloads]
+        elif not all(payloads):  # empty lists, or unpacked ones: look closer
+            payloads = [p or _payload_of(f, kind) for p, f in zip(payloads, column, strict=True)]
+        columns[(key, kind)] = Column(list(indices), payloads)
+    return True
+
+
+def _payload_of(feature: Any, kind: str) -> bytes:
+    part = getattr(feature, kind)
+    return _unpacked(feature, kind) if part.ByteSize() else b""
+
+
 def parse_chunk(
     records: list[Record],
 ) -> tuple[dict[tuple[bytes, str], Column], list[BadRecord]]:
@@ -518,7 +558,11 @@ def parse_chunk(
         merged = raw_example.FromString(
             schema["marker"].join(r.data for r in records) + schema["marker"]
         )
-        if _add_entries(merged.features.feature, [r.index for r in records], columns, True):
+        indices = [r.index for r in records]
+        entries = merged.features.feature
+        if _add_uniform(entries, indices, columns):
+            return columns, bad
+        if _add_entries(entries, indices, columns, True):
             return columns, bad
     except DecodeError:
         pass
