@@ -156,7 +156,7 @@ def parsers(shard: Path) -> str:
     records = [r for r in tfrecord.iter_framed(str(shard)) if isinstance(r, tfrecord.Record)]
     datas = [r.data for r in records]
 
-    def best(fn: object, runs: int = 5) -> float:
+    def best(fn: object, runs: int = 15) -> float:
         times = []
         for _ in range(runs):
             start = time.perf_counter()
