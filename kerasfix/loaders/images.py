@@ -126,7 +126,17 @@ def class_folders(root: str) -> list[str]:
 # Extensions of the data files kerasfix reads from folders (discover.FORMATS, less the
 # named-only .json): a folder holding one at its root is a data folder, not a dataset of
 # images, whatever its subfolders hold (`run/train.npz` beside `run/plots/loss.png`).
-DATA_EXTENSIONS = (".npy", ".npz", ".h5", ".hdf5", ".jsonl", ".csv", ".tsv")
+DATA_EXTENSIONS = (
+    ".npy",
+    ".npz",
+    ".h5",
+    ".hdf5",
+    ".jsonl",
+    ".csv",
+    ".tsv",
+    ".tfrecord",
+    ".tfrecords",
+)
 # Entries looked at while searching a class folder's subtree for an image: the search stops
 # at the first image, so only folders with none (or deep, image-less trees) cost this much.
 MAX_SUBTREE_ENTRIES = 10_000
