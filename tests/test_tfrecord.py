@@ -532,3 +532,17 @@ def test_nonfinite_records_are_reported_and_dropped_only_with_unsafe_fixes(tmp_p
         expected_code=0,
     )
     assert len(_records(tmp_path / "fixed" / "train.tfrecord")) == 4
+
+
+def test_a_damaged_header_before_megabytes_of_zeros_is_given_up_quickly(tmp_path: Path) -> None:
+    """Zeros make every offset a plausible length: the search is bounded in CRC checks."""
+    import time
+
+    shard = tmp_path / "train.tfrecord"
+    write_shard(shard, tokens(2))
+    data = shard.read_bytes()
+    shard.write_bytes(data + b"\x07" * 12 + bytes(16 * 1024 * 1024))
+    start = time.perf_counter()
+    bad = findings(diagnose_json(MODEL, str(shard)), "KF001")
+    assert time.perf_counter() - start < 30
+    assert "record 2" in bad[0]["what"] and "the rest is unreadable" in bad[0]["what"]

@@ -51,8 +51,11 @@ BLOCK_BYTES = 4 * 1024 * 1024
 # A record longer than this in a compressed stream (where the file size does not bound it) is
 # not a real Example but a damaged or hostile length.
 MAX_RECORD_BYTES = 256 * 1024 * 1024
-# How far past a damaged header the next valid one is searched for.
+# How far past a damaged header the next valid one is searched for, and how many candidate
+# offsets (whose length looks plausible) may have their CRC computed on the way: a run of
+# zero bytes makes every offset a candidate.
 MAX_RESYNC_BYTES = 64 * 1024 * 1024
+MAX_RESYNC_CHECKS = 200_000
 # Records parsed together.
 RECORDS_PER_CHUNK = 1024
 # Bad records listed by name in a report; the rest are counted.
@@ -226,8 +229,8 @@ class Record:
 def _resync(stream: _Stream, limit: int | None) -> int | None:
     """Skip to the next offset holding a valid record header (the length's CRC matches and
     the length fits what is left); None when none is found within MAX_RESYNC_BYTES."""
-    scanned = 0
-    while scanned < MAX_RESYNC_BYTES:
+    scanned = checks = 0
+    while scanned < MAX_RESYNC_BYTES and checks < MAX_RESYNC_CHECKS:
         window = stream.window(min(BLOCK_BYTES, MAX_RESYNC_BYTES - scanned) + 12)
         if len(window) < 16:
             return None
@@ -236,6 +239,9 @@ def _resync(stream: _Stream, limit: int | None) -> int | None:
         # A plausible length has its top bytes zero (under 2**40): few offsets pass.
         top = (raw[5 : n - 7] == 0) & (raw[6 : n - 6] == 0) & (raw[7 : n - 5] == 0)
         for p in np.flatnonzero(top).tolist():
+            checks += 1
+            if checks > MAX_RESYNC_CHECKS:
+                return None
             head = window[p : p + 12]
             if _header_ok(head):
                 length = _HEADER.unpack_from(head)[0]
@@ -292,8 +298,8 @@ def iter_framed(path: str, compression: str | None = None) -> Iterator[Record | 
                         yield BadRecord(
                             index,
                             offset,
-                            "the length CRC does not match, and no valid record "
-                            f"follows within {MAX_RESYNC_BYTES} bytes: the rest is unreadable",
+                            "the length CRC does not match, and no valid record follows "
+                            f"(searched up to {MAX_RESYNC_BYTES} bytes): the rest is unreadable",
                             -1,
                         )
                         return
@@ -876,10 +882,8 @@ def survey(
             rows = present.get(name, set())
             if feature.first_present is None and rows:
                 feature.first_present = min(rows)
-            if feature.missing_first is None:
-                lacking = [i for i in good if i not in rows]
-                if lacking:
-                    feature.missing_first = lacking[0]
+            if feature.missing_first is None and len(rows) < len(good):
+                feature.missing_first = next(i for i in good if i not in rows)
         chunk.clear()
 
     for item in iter_framed(path, compression):
