@@ -7,6 +7,7 @@ are api's own (passed in, so this module sits below the api that uses it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,19 @@ from kerasfix.options import DiagnoseOptions
 ValueCheck = Callable[..., None]
 ModelPatch = Callable[[ModelContract, DiagnoseOptions, InputSpec, Finding], Finding]
 NUMERIC = ("int64_list", "float_list")
+
+
+def as_parsed(rows: Any, sample_shape: Any) -> Any:
+    """Rows of a TFRecord feature (flat lists) in the shape the parse spec gives them
+    (`FixedLenFeature(sample_shape)`), when the counts agree; else as they are."""
+    if (
+        None not in sample_shape
+        and tuple(rows.shape[1:]) != tuple(sample_shape)
+        and len(rows)
+        and rows[0].size == math.prod(sample_shape)
+    ):
+        return rows.reshape((len(rows), *sample_shape))
+    return rows
 
 
 def _known(feature: FeatureSurvey) -> Callable[[Any], Any]:

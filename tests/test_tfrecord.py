@@ -546,3 +546,18 @@ def test_a_damaged_header_before_megabytes_of_zeros_is_given_up_quickly(tmp_path
     bad = findings(diagnose_json(MODEL, str(shard)), "KF001")
     assert time.perf_counter() - start < 30
     assert "record 2" in bad[0]["what"] and "the rest is unreadable" in bad[0]["what"]
+
+
+def test_augmentation_sees_records_in_the_parsed_shape(tmp_path: Path) -> None:
+    shard = tmp_path / "images.tfrecord"
+    gen = np.random.default_rng(2)
+    write_shard(
+        shard,
+        [{"x": gen.random(192).astype(np.float32).tolist(), "y": [i % 3]} for i in range(8)],
+    )
+    model = str(FIXTURES / "tfrecord" / "image-size" / "model.keras")
+    augment = str(FIXTURES / "augment" / "healthy" / "augment.py")
+    flip = diagnose_json(model, str(shard), "--no-trace", "--augment", f"{augment}:flip", code=0)
+    assert not [f for r in flip["results"] for f in r["findings"]]
+    crop = diagnose_json(model, str(shard), "--no-trace", "--augment", f"{augment}:crop_to_6")
+    assert "(8, 6, 6, 3)" in findings(crop, "KF502")[0]["what"]

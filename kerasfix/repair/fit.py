@@ -18,6 +18,7 @@ from kerasfix.loaders import DataFile, read_data_file
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.chunks import iter_chunks
 from kerasfix.loaders.ragged import iter_sequences
+from kerasfix.records import as_parsed
 from kerasfix.repair.plan import RepairPlan
 
 MAX_ROWS = 32
@@ -81,15 +82,9 @@ def verify_fit(
         return {"status": "skipped", "reason": exc.reason}
     for (side, name), head in heads.items():
         inp = contract.input_named(name) if side == "x" else None
-        # A TFRecord list is a flat sample: the parse spec gives it the input's shape.
-        if (
-            head is not None
-            and inp is not None
-            and None not in inp.sample_shape
-            and head.shape[1:] != inp.sample_shape
-            and head[0].size == np.prod([d or 0 for d in inp.sample_shape])
-        ):
-            heads[(side, name)] = head.reshape((len(head), *inp.sample_shape))
+        if head is not None and inp is not None:
+            # A TFRecord list is a flat sample: the parse spec gives it the input's shape.
+            heads[(side, name)] = as_parsed(head, inp.sample_shape)
     if any(h is None for h in heads.values()):
         return {"status": "skipped", "reason": "the data still holds sequences of several lengths"}
     x = {n: h for (side, n), h in heads.items() if side == "x" and h is not None}
