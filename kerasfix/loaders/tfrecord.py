@@ -881,13 +881,13 @@ def survey(
 
     def flush() -> None:
         columns, bad = parse_chunk(chunk)
-        offsets = {r.index: r.offset for r in chunk}
         bad_indices = {b.index for b in bad}
         for record in bad:
             shard.add_bad(record)
-        good = [r.index for r in chunk if r.index not in bad_indices]
+        good = [r.index for r in chunk if r.index not in bad_indices] if bad else None
         malformed: dict[int, str] = {}
-        present: dict[str, set[int]] = {}
+        counts: dict[str, int] = {}
+        firsts: dict[str, int] = {}
         for (key, kind), column in columns.items():
             name = key.decode("utf-8", "backslashreplace")
             if name not in shard.features and shard.records and shard.first_good is not None:
@@ -897,7 +897,8 @@ def survey(
             feature.kinds[kind] += len(column.records)
             feature.first_of_kind.setdefault(kind, column.records[0])
             feature.present += len(column.records)
-            present.setdefault(name, set()).update(column.records)
+            counts[name] = counts.get(name, 0) + len(column.records)
+            firsts[name] = min(firsts.get(name, column.records[0]), column.records[0])
             if kind in ("int64_list", "float_list"):
                 values, broken = decode_column(column, kind)
                 for index in broken:
@@ -908,18 +909,28 @@ def survey(
                 _add_bytes(feature, column)
             else:
                 feature.lengths[0] += len(column.records)
-        for index, reason in sorted(malformed.items()):
-            shard.add_bad(BadRecord(index, offsets.get(index, -1), reason, -1))
-        good = [i for i in good if i not in malformed]
+        if malformed:
+            offsets = {r.index: r.offset for r in chunk}
+            for index, reason in sorted(malformed.items()):
+                shard.add_bad(BadRecord(index, offsets.get(index, -1), reason, -1))
+        if good is None:
+            good = [r.index for r in chunk]
+        if malformed:
+            good = [i for i in good if i not in malformed]
         shard.records += len(good)
         if good and shard.first_good is None:
             shard.first_good = good[0]
         for name, feature in shard.features.items():
-            rows = present.get(name, set())
-            if feature.first_present is None and rows:
-                feature.first_present = min(rows)
-            if feature.missing_first is None and len(rows) < len(good):
-                feature.missing_first = next(i for i in good if i not in rows)
+            if feature.first_present is None and name in firsts:
+                feature.first_present = firsts[name]
+            if feature.missing_first is None and counts.get(name, 0) < len(good):
+                rows = {
+                    r
+                    for (k, _), c in columns.items()
+                    if k.decode("utf-8", "backslashreplace") == name
+                    for r in c.records
+                }
+                feature.missing_first = next((i for i in good if i not in rows), None)
         chunk.clear()
 
     for item in iter_framed(path, compression):
