@@ -19,7 +19,10 @@ from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
 from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
 from kerasfix.loaders.keys import Group, KeyOptions, is_label_stem, label_sibling, map_arrays
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
+from kerasfix.model.architecture import BuildOutcome
 from kerasfix.model.contract import format_shape
+from kerasfix.model.keras_child import shared_child
+from kerasfix.model.verdicts import ArchitectureCheck
 from kerasfix.options import DiagnoseOptions
 from kerasfix.stats import scan
 
@@ -31,6 +34,14 @@ if TYPE_CHECKING:
 def inspect_model(model_path: str) -> ModelContract:
     """The model's data contract (raises ModelReadError for anything that is not a model)."""
     return load_contract(model_path)
+
+
+def inspect_layers(
+    contract: ModelContract, options: DiagnoseOptions
+) -> tuple[BuildOutcome | None, str | None]:
+    """Every layer's input and output shapes as Keras builds the model (in the Keras child),
+    or why they cannot be shown."""
+    return ArchitectureCheck(contract, options, shared_child()).layer_shapes()
 
 
 def validate_codes(tokens: Iterable[str]) -> None:
@@ -229,12 +240,27 @@ def run_diagnosis(
         check_spec(options.augment)
     observer = observer or _Quiet()
     contract = load_contract(model_path, options.file_timeout)
+    architecture = ArchitectureCheck(contract, options, shared_child())
+    return _run(model_path, data_paths, options, observer, keep_partial, keep_files, architecture)
+
+
+def _run(
+    model_path: str,
+    data_paths: list[str],
+    options: DiagnoseOptions,
+    observer: RunObserver,
+    keep_partial: bool,
+    keep_files: bool,
+    architecture: ArchitectureCheck,
+) -> Diagnosis:
+    contract = architecture.contract
     diagnosis = Diagnosis(contract, Report(model_path, {}, [], 0, 0))
 
     model_result = FileResult(path=model_path, role="model")
+    build = architecture.model_build()
     for check in CHECKS:
         if check.scope == "model":
-            model_result.findings.extend(check.run(ModelContext(contract, options)))
+            model_result.findings.extend(check.run(ModelContext(contract, options, build)))
     model_result.findings = [f for f in model_result.findings if _selected(f, options)]
     results: list[FileResult] = [model_result]
 
@@ -261,6 +287,7 @@ def run_diagnosis(
             done += 1
             if outcome.error is not None:
                 unreadable_reasons.append((outcome.job.path, outcome.error))
+            architecture.check_file(outcome.results)  # KF601: shapes the model cannot take
             for result in outcome.results:  # --select/--ignore, KF001 of crashes included
                 result.findings = [f for f in result.findings if _selected(f, options)]
             diagnosis.files.update(outcome.files)
@@ -300,11 +327,21 @@ def run_diagnosis(
         # Every data file the run looked at: x files, their label siblings, --y-file.
         files=len({r.path for r in results if r.role != "model"}),
         readable_files=readable,
+        notes=_notes(data_paths, architecture),
     )
     report.sort()
     diagnosis.report = report
     diagnosis.total_files = len(jobs)
     return diagnosis
+
+
+def _notes(data_paths: list[str], architecture: ArchitectureCheck) -> list[str]:
+    """What the run could not check, and why: a report must never read as an all-clear for
+    what was not looked at."""
+    notes = list(architecture.notes)
+    if not data_paths:
+        notes.append("no DATA was given: the model was checked alone")
+    return notes
 
 
 def _merge(results: list[FileResult]) -> list[FileResult]:

@@ -73,6 +73,9 @@ class Report:
     results: list[FileResult]
     files: int
     readable_files: int
+    # What the run could not check, and why (Keras unavailable, a model that holds code, no
+    # DATA given): shown with the report so that it never reads as an all-clear for those.
+    notes: list[str] = field(default_factory=list)
 
     def all_findings(self) -> list[Finding]:
         return [f for r in self.results for f in r.findings]

@@ -10,6 +10,7 @@ from kerasfix.checks import (
     kf4_sequences,
     kf5_augment,
     kf5_datasets,
+    kf6_architecture,
     kf6_model,
 )
 from kerasfix.checks.base import Check, GroupContext, InputContext, ModelContext, Rule
@@ -22,6 +23,7 @@ _MODULES = (
     kf4_sequences,
     kf5_augment,
     kf5_datasets,
+    kf6_architecture,
     kf6_model,
 )
 RULES: dict[str, type[Rule]] = dict(

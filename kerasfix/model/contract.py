@@ -130,6 +130,9 @@ class ModelContract:
     keras_version: str | None = None
     compiled: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # The file proves Keras built this architecture for its declared inputs: saved with its
+    # weights (and, for .keras, with build shapes that match the declared inputs).
+    proven_buildable: bool = False
 
     @property
     def fixed_batch_size(self) -> int | None:

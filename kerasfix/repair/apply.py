@@ -208,7 +208,9 @@ def apply_plan(
                 entry = _write_file(file, diagnosis, keeps, plan.out_dir)
                 _journal(plan.out_dir, entry)
             entries.append(entry)
-        model_entry = _write_model(plan, model_path, options) if plan.model_actions else None
+        model_entry = (
+            _write_model(plan, model_path, options, diagnosis) if plan.model_actions else None
+        )
     except OSError as exc:
         # Disk full, permissions, a read-only --out: the user's to fix; nothing half-written.
         raise WriteError(f"cannot write under {plan.out_dir}: {exc.strerror or exc}") from None
@@ -231,6 +233,9 @@ def apply_plan(
     if model_entry is not None and not model_entry["check"]["same_outputs"]:
         # The weights did not carry over: the patched model is not the user's model.
         outcome.failed_claims.append({"path": plan.model_output, "key": None, "code": "outputs"})
+    if model_entry is not None and not model_entry["check"].get("trains", True):
+        # An architecture edit Keras could not confirm end to end is not a repair.
+        outcome.failed_claims.append({"path": plan.model_output, "key": None, "code": "KF601"})
     manifest["verification"] = {
         "status": "fail" if outcome.failed_claims else "pass",
         "model": checked_model,
@@ -317,12 +322,16 @@ def _journal(out_dir: str, entry: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
-def _write_model(plan: RepairPlan, model_path: str, options: DiagnoseOptions) -> dict[str, Any]:
+def _write_model(
+    plan: RepairPlan, model_path: str, options: DiagnoseOptions, diagnosis: Diagnosis
+) -> dict[str, Any]:
     """DIR/model.keras: the saved architecture with the patches and the original weights,
     checked by loading it fresh with Keras."""
     from kerasfix.model import trace
 
     actions = [a for _, _, a in plan.model_actions]
+    if any(a.action == "edit_architecture" for a in actions):
+        return _write_edited(plan, model_path, actions, options, diagnosis)
     inputs = {
         a.params["input"]: tuple(a.params["batch_shape"])
         for a in actions
@@ -340,6 +349,51 @@ def _write_model(plan: RepairPlan, model_path: str, options: DiagnoseOptions) ->
             model_path, tmp, inputs, losses, options.trust_model, embeddings=grown
         )
         sha_out = sha256_file(tmp)
+    return _model_entry(plan, model_path, sha_out, actions, check)
+
+
+def _write_edited(
+    plan: RepairPlan,
+    model_path: str,
+    actions: list[Any],
+    options: DiagnoseOptions,
+    diagnosis: Diagnosis,
+) -> dict[str, Any]:
+    """DIR/model.json or DIR/model.keras with the KF601 edits, written and checked by Keras in
+    the run's Keras child: it builds, maps a batch of the data, trains one step."""
+    from kerasfix.model.keras_child import KerasError, KerasUnavailable, shared_child
+    from kerasfix.model.rebuild import write_edited_model
+    from kerasfix.repair.fit import data_batch
+
+    edits = list({json.dumps(a.params, sort_keys=True): a.params for a in actions}.values())
+    batch_x, batch_y = data_batch(diagnosis, plan)
+    final = os.path.join(plan.out_dir, plan.model_output)
+    suffix = os.path.splitext(plan.model_output)[1]
+    with atomic_path(final, suffix=suffix) as tmp:
+        try:
+            # The child keeps the directory it started in: every path goes absolute.
+            check = shared_child().call(
+                write_edited_model,
+                os.path.abspath(model_path),
+                edits,
+                os.path.abspath(tmp),
+                batch_x,
+                batch_y,
+                options.trust_model,
+            )
+        except (KerasUnavailable, KerasError) as exc:
+            raise WriteError(f"Keras could not write the edited model: {exc}") from None
+        if not check.get("builds"):  # nothing worth keeping was written
+            raise WriteError(f"the edited model does not build: {check.get('error')}")
+        sha_out = sha256_file(tmp)
+    check["same_outputs"] = True  # the edit changes the computation; no comparison applies
+    return _model_entry(plan, model_path, sha_out, actions, check)
+
+
+def _model_entry(
+    plan: RepairPlan, model_path: str, sha_out: str, actions: list[Any], check: dict[str, Any]
+) -> dict[str, Any]:
+    """The manifest's record of the written model."""
     return {
         "input": model_path,
         "output": plan.model_output,

@@ -44,6 +44,31 @@ def _head(ref: ArrayRef, rows: int) -> np.ndarray[Any, Any] | None:
     return np.concatenate(parts) if parts else np.zeros((0,))
 
 
+def data_batch(diagnosis: Diagnosis, plan: RepairPlan) -> tuple[Any, Any]:
+    """The first rows of the first group's inputs and labels, as repaired (None where the run
+    has no such data): an array for one input or output, else a dict by name."""
+    group = next((g for g in diagnosis.groups if g.x), None)
+    if group is None:
+        return None, None
+    written = {f.path: os.path.join(plan.out_dir, f.output) for f in plan.files if f.actions}
+
+    def current(ref: ArrayRef) -> ArrayRef:
+        if ref.path not in written:
+            return ref
+        return read_data_file(written[ref.path]).arrays[ref.key or ""]
+
+    def heads(refs: dict[str, ArrayRef]) -> Any:
+        if not refs:
+            return None
+        rows = min(MAX_ROWS, *(r.shape[0] for r in refs.values()))
+        found = {name: _head(current(ref), rows) for name, ref in refs.items()}
+        if any(v is None for v in found.values()):
+            return None
+        return next(iter(found.values())) if len(found) == 1 else found
+
+    return heads(group.x), heads(group.y)
+
+
 def verify_fit(
     model_path: str, diagnosis: Diagnosis, plan: RepairPlan, trust_model: bool
 ) -> dict[str, Any]:

@@ -369,6 +369,19 @@ def model_patches(
         )
         # New rows are untrained: the ids they serve start from noise.
         return [RepairAction(**{**asdict(grow), "applicability": Applicability.UNSAFE.value})]
+    if finding.code in ("KF601", "KF602") and isinstance(finding.details.get("edit"), dict):
+        edit = finding.details["edit"]
+        # It changes what the model computes: only with --unsafe-fixes.
+        return [
+            RepairAction(
+                code=finding.code,
+                action="edit_architecture",
+                key=ref.key if ref is not None else None,
+                applicability=Applicability.UNSAFE.value,
+                params={k: v for k, v in edit.items() if k != "description"},
+                description=str(edit.get("description") or finding.fix),
+            )
+        ]
     if finding.code == "KF602" and finding.expected == "binary_crossentropy":
         single = [out for out in contract.outputs if out.units == 1 and out.activation == "sigmoid"]
         if len(single) == 1:
@@ -529,7 +542,15 @@ def plan_repair(
                     allowed = patch.applicability == "safe" or options.unsafe_fixes
                     entry = (result.path, None, patch)
                     (plan.model_actions if allowed else plan.model_skipped).append(entry)
-    if plan.model_actions:
+    edits = [a for _, _, a in plan.model_actions if a.action == "edit_architecture"]
+    if edits and len(edits) != len(plan.model_actions):
+        raise UsageError(
+            f"{contract.path}: both an architecture edit (KF601) and an input or loss patch "
+            "apply; repair the architecture first (--select KF601), then the rest"
+        )
+    if edits and contract.format == "json":
+        plan.model_output = "model.json"  # an architecture in, an architecture out
+    elif plan.model_actions:
         if contract.format not in ("keras", "h5"):
             raise UsageError(
                 f"{contract.path}: a {contract.format} model has no weights to keep; only data "

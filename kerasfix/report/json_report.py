@@ -63,6 +63,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "model": report.model,
         "results": [result_dict(r) for r in report.results],
         "summary": summary_dict(report),
+        "notes": list(report.notes),
     }
 
 
@@ -86,6 +87,7 @@ def summary_line(report: Report) -> str:
             "schema_version": SCHEMA_VERSION,
             "status": status(report),
             "summary": summary_dict(report),
+            "notes": list(report.notes),
         },
         sort_keys=True,
     )

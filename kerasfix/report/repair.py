@@ -12,6 +12,8 @@ from kerasfix.repair.plan import RepairAction, RepairPlan
 
 
 def _params(action: RepairAction) -> str:
+    if action.action == "edit_architecture":  # a model edit reads best in words
+        return f"{action.action}: {action.description}"
     inner = ", ".join(f"{k}={v!r}" for k, v in sorted(action.params.items()))
     return f"{action.action}({inner})"
 

@@ -39,7 +39,10 @@ def summary_line(report: Report) -> str:
     ]
     files = _plural(report.files, "file")
     if not counts:
-        return f"No problems found in {files}." if report.files else "No problems found."
+        where = f" in {files}" if report.files else " in the model" if report.notes else ""
+        # A check that could not run is not a pass for what it would have checked.
+        unchecked = f" ({_plural(len(report.notes), 'note')} above)" if report.notes else ""
+        return f"No problems found{where}{unchecked}."
     dirty = len({r.path for r in report.results if r.findings and r.role != "model"})
     places = []
     if any(r.findings for r in report.results if r.role == "model"):
@@ -51,4 +54,5 @@ def summary_line(report: Report) -> str:
 
 def render(report: Report, color: bool = False) -> str:
     blocks = [_block(r, f, color) for r in report.results for f in r.findings]
-    return "\n".join([*blocks, summary_line(report)]) + "\n"
+    notes = [f"{_paint('note', '36', color)}: {note}" for note in report.notes]
+    return "\n".join([*blocks, *notes, summary_line(report)]) + "\n"
