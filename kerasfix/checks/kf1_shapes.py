@@ -235,8 +235,11 @@ class FeatureMismatch(Rule):
     The seed's Conv1D model `input_shape=(10, 3)` fed `(N, 10, 5)`.
 
     ## Fix safety
-    Unsafe where a conversion exists (grayscale to RGB repeats a channel, RGB to grayscale
-    and dropping alpha lose information); otherwise no fix: the features are different data.
+    Unsafe where a conversion exists, applied to image arrays by `kerasfix repair
+    --unsafe-fixes`: grayscale to RGB repeats the channel, RGB (or RGBA) to grayscale keeps
+    the luma (ITU-R 601-2, as Pillow and `tf.image.rgb_to_grayscale`), RGBA to RGB drops
+    alpha. An image folder is converted where it is loaded (`color_mode`). Otherwise no fix:
+    the features are different data.
     """
 
     code = "KF107"

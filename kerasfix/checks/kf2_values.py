@@ -178,7 +178,8 @@ class IndexOutOfRange(Rule):
 
     ## Fix safety
     Unsafe: grow `input_dim` to the largest id + 1 (new rows are untrained), or map the ids to
-    an out-of-vocabulary id (`--oov-id`), which changes the data.
+    an out-of-vocabulary id (`kerasfix repair --oov-id N --unsafe-fixes`, in `.npy`, `.npz`,
+    `.h5` and `.jsonl`/`.json` files), which changes the data.
     """
 
     code = "KF201"
@@ -202,7 +203,8 @@ class NegativeIndex(Rule):
     Sequences padded with `-1` instead of `0`.
 
     ## Fix safety
-    Unsafe: map negative ids to an out-of-vocabulary id (`--oov-id`).
+    Unsafe: map negative ids to an out-of-vocabulary id (`kerasfix repair --oov-id N
+    --unsafe-fixes`).
     """
 
     code = "KF202"
@@ -339,18 +341,29 @@ class SparseWithCategoricalLoss(Rule):
 class LabelShapeMismatch(Rule):
     """
     ## What it does
-    Reports labels whose shape cannot match the output's shape under its loss.
+    Reports labels whose shape cannot match the output's shape under its loss, and names
+    why: one label per sample for a head that predicts per time step (an `LSTM` with
+    `return_sequences=True` before the `Dense`) or per position (a `Dense` after a `Conv2D`
+    with no pooling or `Flatten`), labels of another rank, multi-label rows for a sparse loss,
+    label lists of different lengths (label sets in a `.jsonl`), and a categorical loss told
+    to reduce over another axis (`CategoricalCrossentropy(axis=1)`) than the head's classes.
 
     ## Why it matters
-    Some mismatches fail (`Shapes (None, 3) and (None, 1) are incompatible`); others are
-    silent: mean squared error broadcasts `(N, 3)` targets against an `(N, 1)` output and
-    trains on a meaningless loss.
+    Some mismatches fail (`Shapes (None, 3) and (None, 1) are incompatible`, `Argument output
+    must have rank (ndim) target.ndim - 1`); others are silent: mean squared error broadcasts
+    one target per sample over a per-step output, or `(N, 3)` targets against an `(N, 1)`
+    output, and a loss reducing over the steps normalises the wrong axis: training runs on a
+    meaningless loss.
 
     ## Example
-    Three regression targets per sample for `Dense(1)`.
+    `LSTM(32, return_sequences=True)` then `Dense(3, activation='softmax')`, trained with one
+    class id per sequence.
 
     ## Fix safety
-    Safe where a reshape is lossless (`(N, 1, 1)` for `(N, 1)`); otherwise no automatic fix.
+    Safe where a reshape is lossless (`(N, 1, 1)` for `(N, 1)`). Unsafe: repeating each
+    sample's label at every step of a per-step head (it invents per-step labels); the usual
+    fix is the model's (`return_sequences=False`, pooling or `Flatten` before the head), which
+    kerasfix names but does not apply. Otherwise no automatic fix.
     """
 
     code = "KF215"

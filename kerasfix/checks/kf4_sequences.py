@@ -15,7 +15,10 @@ class RaggedSequences(Rule):
     """
     ## What it does
     Reports sequences of different lengths (token lists in `.jsonl`/`.json`, HDF5
-    variable-length datasets, object arrays) fed to an input that takes one array.
+    variable-length datasets, object arrays) fed to an input that takes one array; also
+    sequences of feature vectors (`{"x": [[0.1, 0.2], [0.3, 0.4], ...]}`, or an object array
+    of `(steps, features)` arrays) for a recurrent or Conv1D input, whose feature count is
+    checked too (KF107).
 
     ## Why it matters
     Keras 3 fails with `Unrecognized data type: x=[[1, 2, 3], [1, 2]]` or `Invalid dtype:
@@ -27,7 +30,8 @@ class RaggedSequences(Rule):
 
     ## Fix safety
     Safe: pad every sequence to the input's length (to the longest where the length is None)
-    with `--padding pre|post` and `--pad-value`, as `keras.utils.pad_sequences` does.
+    with `--padding pre|post` and `--pad-value`, as `keras.utils.pad_sequences` does (for
+    feature vectors, with `dtype='float32'`, whole steps of the pad value).
     """
 
     code = "KF401"
