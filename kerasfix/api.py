@@ -13,11 +13,18 @@ from typing import TYPE_CHECKING, Protocol
 from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext, kf2_values
 from kerasfix.checks.catalog import known_token
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
-from kerasfix.checks.kf5_datasets import DatasetContext, for_image_folder
+from kerasfix.checks.kf5_datasets import DatasetContext, for_image_folder, model_image_loading
 from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
 from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
-from kerasfix.loaders.keys import Group, KeyOptions, is_label_stem, label_sibling, map_arrays
+from kerasfix.loaders.keys import (
+    Group,
+    KeyOptions,
+    is_label_stem,
+    label_rows,
+    label_sibling,
+    map_arrays,
+)
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
 from kerasfix.model.architecture import BuildOutcome
 from kerasfix.model.contract import format_shape
@@ -138,12 +145,16 @@ class FileOutcome:
 def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
     """Everything diagnose does for one DATA file; runs in a worker process on folder runs."""
     options = context.options
+    # An image folder is read as the model takes it where --image-size/--color-mode are not
+    # given (and said so in a note); other formats ignore this.
+    loading, image_note = model_image_loading(context.contract, options)
     file = read_data_file(
         job.path,
         options.allow_pickle,
         _table_label(options),
         options.image_size,
         options.color_mode,
+        loading,
     )
     if file.error is not None:
         return unreadable_file(job, file.error)
@@ -162,6 +173,10 @@ def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
     if labels is not None and labels.error is None:
         outcome.files[labels.path] = labels
     outcome.results.extend(_check_file(context.contract, options, file, labels, outcome.groups))
+    if file.survey is not None and image_note is not None:
+        for result in outcome.results:
+            if result.path == file.path and result.role == "x":
+                result.notes.append(image_note)
     if not context.keep_files:
         outcome.files, outcome.groups = {}, []
     return outcome
@@ -566,7 +581,7 @@ def _with_model_patch(
 
 def _single_label(labels: DataFile, contract: ModelContract) -> dict[str, ArrayRef]:
     if len(labels.arrays) == 1 and len(contract.outputs) == 1:
-        return {contract.outputs[0].name: next(iter(labels.arrays.values()))}
+        return label_rows(labels, {contract.outputs[0].name: next(iter(labels.arrays.values()))})
     return {}
 
 

@@ -456,6 +456,14 @@ def repair(
         Side, typer.Option("--truncating", help="Cut long sequences at the front (pre) or end.")
     ] = Side.pre,
     pad_value: Annotated[float, typer.Option("--pad-value", help="The padding value.")] = 0.0,
+    oov_id: Annotated[
+        int | None,
+        typer.Option(
+            "--oov-id",
+            help="Map token ids an Embedding cannot look up (>= input_dim, or negative) to "
+            "this id (unsafe).",
+        ),
+    ] = None,
     x: XOpt = None,
     y: YOpt = None,
     y_file: YFileOpt = None,
@@ -504,6 +512,7 @@ def repair(
         pad_value=pad_value,
         padding=padding.value,
         truncating=truncating.value,
+        oov_id=oov_id,
     )
     repair_options = RepairOptions(
         unsafe_fixes=unsafe_fixes,

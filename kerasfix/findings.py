@@ -61,6 +61,8 @@ class FileResult:
     shape: DataShape | None = None
     dtype: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    # What the check assumed where the user did not say (how an image folder was read).
+    notes: list[str] = field(default_factory=list)
 
     def sort_key(self) -> tuple[int, str, str]:
         return (0 if self.role == "model" else 1, self.path, self.key or "")

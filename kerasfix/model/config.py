@@ -465,12 +465,16 @@ def _output_spec(layer: _Layer, by_name: dict[str, _Layer]) -> OutputSpec:
         # A recurrent layer gives its last step, or every step with return_sequences.
         steps = (build_input[1],) if source.config.get("return_sequences") else ()
         shape = (build_input[0], *steps, units)
+    before = by_name.get(source.parents[0]) if source.parents else None
     return OutputSpec(
         name=layer.name,
         layer_class=layer.class_name,
         shape=shape,
         units=units,
         activation=activation,
+        parent=None
+        if before is None
+        else (before.class_name, before.name, bool(before.config.get("return_sequences"))),
     )
 
 
@@ -493,10 +497,12 @@ def parse_loss(value: Any) -> LossSpec | None:
             return LossSpec(canonical_loss_name(config))
         from_logits = config.get("from_logits") if isinstance(config, dict) else None
         ignore = config.get("ignore_class") if isinstance(config, dict) else None
+        axis = config.get("axis") if isinstance(config, dict) else None
         return LossSpec(
             canonical_loss_name(value["class_name"]),
             from_logits if isinstance(from_logits, bool) else None,
             ignore if isinstance(ignore, int) and not isinstance(ignore, bool) else None,
+            axis if isinstance(axis, int) and not isinstance(axis, bool) else None,
         )
     return None
 
@@ -514,7 +520,4 @@ def _attach_losses(outputs: list[OutputSpec], loss_config: Any) -> list[OutputSp
         per_output = [parse_loss(v) for v in loss_config] + [None] * len(outputs)
     else:
         per_output = [None] * len(outputs)
-    return [
-        OutputSpec(o.name, o.layer_class, o.shape, o.units, o.activation, loss)
-        for o, loss in zip(outputs, per_output, strict=False)
-    ]
+    return [dataclasses.replace(o, loss=loss) for o, loss in zip(outputs, per_output, strict=False)]

@@ -16,7 +16,7 @@ import numpy as np
 from kerasfix import __version__
 from kerasfix.api import Diagnosis, run_diagnosis
 from kerasfix.errors import WriteError
-from kerasfix.findings import Report
+from kerasfix.findings import Report, Severity
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.chunks import iter_chunks
 from kerasfix.options import DiagnoseOptions
@@ -39,6 +39,8 @@ class RepairOutcome:
     verification: Report | None = None
     failed_claims: list[dict[str, Any]] = field(default_factory=list)
     fit: dict[str, Any] | None = None
+    # Errors the repaired outputs still show against the (patched) model.
+    not_fitting: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _row_count(ref: ArrayRef) -> int:
@@ -47,7 +49,14 @@ def _row_count(ref: ArrayRef) -> int:
 
 def _nonfinite_rows(ref: ArrayRef) -> Array:
     bad = np.zeros(_row_count(ref), dtype=bool)
-    if ref.kind not in "fc" or ref.ragged:
+    if ref.kind not in "fc":
+        return bad
+    if ref.ragged:  # sequences (of feature vectors): a row is bad if any value is
+        from kerasfix.loaders.ragged import iter_sequences
+
+        for row0, sequences in iter_sequences(ref):
+            for i, sequence in enumerate(sequences):
+                bad[row0 + i] = not np.isfinite(sequence).all()
         return bad
     for row0, chunk in iter_chunks(ref):
         if chunk.ndim == 0:
@@ -236,10 +245,21 @@ def apply_plan(
     if model_entry is not None and not model_entry["check"].get("trains", True):
         # An architecture edit Keras could not confirm end to end is not a repair.
         outcome.failed_claims.append({"path": plan.model_output, "key": None, "code": "KF601"})
+    # Findings the written data still has (codes no action claimed, or that the repair
+    # brought): data that still does not fit the model is no successful repair.
+    outcome.not_fitting = [
+        {"path": r.path, "key": r.key, "code": f.code, "name": f.name, "what": f.what}
+        for r in (outcome.verification.results if outcome.verification is not None else [])
+        if r.role != "model"
+        for f in r.findings
+        if f.severity >= Severity.ERROR
+    ]
     manifest["verification"] = {
         "status": "fail" if outcome.failed_claims else "pass",
         "model": checked_model,
         "still_present": outcome.failed_claims,
+        "fits_model": not outcome.not_fitting,
+        "not_fitting": outcome.not_fitting,
     }
     write_manifest(plan.out_dir, manifest)
     with contextlib.suppress(FileNotFoundError):

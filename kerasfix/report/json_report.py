@@ -28,7 +28,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
 
 
 def result_dict(r: FileResult) -> dict[str, Any]:
-    return {
+    described: dict[str, Any] = {
         "path": r.path,
         "key": r.key,
         "role": r.role,
@@ -38,6 +38,9 @@ def result_dict(r: FileResult) -> dict[str, Any]:
         "dtype": r.dtype,
         "findings": [finding_dict(f) for f in r.findings],
     }
+    if r.notes:  # only where something was assumed: other results read as before
+        described["notes"] = list(r.notes)
+    return described
 
 
 def status(report: Report) -> str:

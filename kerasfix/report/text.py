@@ -54,5 +54,10 @@ def summary_line(report: Report) -> str:
 
 def render(report: Report, color: bool = False) -> str:
     blocks = [_block(r, f, color) for r in report.results for f in r.findings]
-    notes = [f"{_paint('note', '36', color)}: {note}" for note in report.notes]
+    notes = [
+        f"{_paint(_where(r), '1', color)}  {_paint('note', _COLORS[Severity.INFO], color)}  {note}"
+        for r in report.results
+        for note in r.notes
+    ]
+    notes += [f"{_paint('note', _COLORS[Severity.INFO], color)}: {note}" for note in report.notes]
     return "\n".join([*blocks, *notes, summary_line(report)]) + "\n"
