@@ -13,14 +13,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext, kf2_values
 from kerasfix.checks.catalog import known_token
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
-from kerasfix.checks.kf5_datasets import DatasetContext, for_image_folder
+from kerasfix.checks.kf5_datasets import DatasetContext, for_image_folder, model_image_loading
 from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
 from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
-from kerasfix.loaders.keys import Group, KeyOptions, is_label_stem, label_sibling, map_arrays
+from kerasfix.loaders.keys import (
+    Group,
+    KeyOptions,
+    is_label_stem,
+    label_rows,
+    label_sibling,
+    map_arrays,
+)
 from kerasfix.loaders.tfrecord import SurveyPlan
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
+from kerasfix.model.architecture import BuildOutcome
 from kerasfix.model.contract import format_shape
+from kerasfix.model.keras_child import shared_child
+from kerasfix.model.verdicts import ArchitectureCheck
 from kerasfix.options import DiagnoseOptions
 from kerasfix.stats import ScanPlan, scan
 
@@ -32,6 +42,14 @@ if TYPE_CHECKING:
 def inspect_model(model_path: str) -> ModelContract:
     """The model's data contract (raises ModelReadError for anything that is not a model)."""
     return load_contract(model_path)
+
+
+def inspect_layers(
+    contract: ModelContract, options: DiagnoseOptions
+) -> tuple[BuildOutcome | None, str | None]:
+    """Every layer's input and output shapes as Keras builds the model (in the Keras child),
+    or why they cannot be shown."""
+    return ArchitectureCheck(contract, options, shared_child()).layer_shapes()
 
 
 def validate_codes(tokens: Iterable[str]) -> None:
@@ -130,12 +148,16 @@ class FileOutcome:
 def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
     """Everything diagnose does for one DATA file; runs in a worker process on folder runs."""
     options = context.options
+    # An image folder is read as the model takes it where --image-size/--color-mode are not
+    # given (and said so in a note); other formats ignore this.
+    loading, image_note = model_image_loading(context.contract, options)
     file = read_data_file(
         job.path,
         options.allow_pickle,
         _table_label(options),
         options.image_size,
         options.color_mode,
+        loading,
         survey_plan=_survey_plan(context.contract, options),
         compression=options.compression,
     )
@@ -165,6 +187,10 @@ def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
     if labels is not None and labels.error is None:
         outcome.files[labels.path] = labels
     outcome.results.extend(_check_file(context.contract, options, file, labels, outcome.groups))
+    if file.survey is not None and image_note is not None:
+        for result in outcome.results:
+            if result.path == file.path and result.role == "x":
+                result.notes.append(image_note)
     if not context.keep_files:
         outcome.files, outcome.groups = {}, []
     return outcome
@@ -243,12 +269,27 @@ def run_diagnosis(
         check_spec(options.augment)
     observer = observer or _Quiet()
     contract = load_contract(model_path, options.file_timeout)
+    architecture = ArchitectureCheck(contract, options, shared_child())
+    return _run(model_path, data_paths, options, observer, keep_partial, keep_files, architecture)
+
+
+def _run(
+    model_path: str,
+    data_paths: list[str],
+    options: DiagnoseOptions,
+    observer: RunObserver,
+    keep_partial: bool,
+    keep_files: bool,
+    architecture: ArchitectureCheck,
+) -> Diagnosis:
+    contract = architecture.contract
     diagnosis = Diagnosis(contract, Report(model_path, {}, [], 0, 0))
 
     model_result = FileResult(path=model_path, role="model")
+    build = architecture.model_build()
     for check in CHECKS:
         if check.scope == "model":
-            model_result.findings.extend(check.run(ModelContext(contract, options)))
+            model_result.findings.extend(check.run(ModelContext(contract, options, build)))
     model_result.findings = [f for f in model_result.findings if _selected(f, options)]
     results: list[FileResult] = [model_result]
 
@@ -278,6 +319,7 @@ def run_diagnosis(
                 shard_features.append(outcome.features)
             if outcome.error is not None:
                 unreadable_reasons.append((outcome.job.path, outcome.error))
+            architecture.check_file(outcome.results)  # KF601: shapes the model cannot take
             for result in outcome.results:  # --select/--ignore, KF001 of crashes included
                 result.findings = [f for f in result.findings if _selected(f, options)]
             diagnosis.files.update(outcome.files)
@@ -317,6 +359,7 @@ def run_diagnosis(
         # Every data file the run looked at: x files, their label siblings, --y-file.
         files=len({r.path for r in results if r.role != "model"}),
         readable_files=readable,
+        notes=_notes(data_paths, architecture),
     )
     if shard_features:
         from kerasfix.records import merge_summaries
@@ -326,6 +369,15 @@ def run_diagnosis(
     diagnosis.report = report
     diagnosis.total_files = len(jobs)
     return diagnosis
+
+
+def _notes(data_paths: list[str], architecture: ArchitectureCheck) -> list[str]:
+    """What the run could not check, and why: a report must never read as an all-clear for
+    what was not looked at."""
+    notes = list(architecture.notes)
+    if not data_paths:
+        notes.append("no DATA was given: the model was checked alone")
+    return notes
 
 
 def _merge(results: list[FileResult]) -> list[FileResult]:
@@ -566,7 +618,7 @@ def _with_model_patch(
 
 def _single_label(labels: DataFile, contract: ModelContract) -> dict[str, ArrayRef]:
     if len(labels.arrays) == 1 and len(contract.outputs) == 1:
-        return {contract.outputs[0].name: next(iter(labels.arrays.values()))}
+        return label_rows(labels, {contract.outputs[0].name: next(iter(labels.arrays.values()))})
     return {}
 
 

@@ -150,7 +150,14 @@ def _pool(
     file = files.get(refs[0].path)
     if file is not None and file.survey is not None:
         name = next(iter(group.x))
-        pixels, classes = _image_rows(file.survey, rows, refs[0].shape[-1])
+        first = file.survey.data_format == "channels_first"
+        pixels, classes = _image_rows(file.survey, rows, refs[0].shape[1 if first else -1])
+        if first:  # image_dataset_from_directory(data_format="channels_first")
+            pixels = np.ascontiguousarray(np.transpose(pixels, (0, 3, 1, 2)))
+        if file.survey.label_mode == "categorical" and len(group.y):
+            labels = next(iter(group.y.values()))
+            if len(labels.shape) == 2:
+                return {name: pixels}, np.eye(labels.shape[1], dtype=np.float32)[classes]
         return {name: pixels}, classes
     if file is not None and file.records is not None:
         # A TFRecord shard: encoded images are not decoded for this; flat lists take the

@@ -448,8 +448,11 @@ class Side(str, enum.Enum):
 @app.command()
 def repair(
     model: ModelArg,
-    data: Annotated[list[str], typer.Argument(help="Data files or folders (recursed, sorted).")],
     out: Annotated[str, typer.Option("--out", help="Folder for the repaired files.")],
+    data: Annotated[
+        list[str] | None,
+        typer.Argument(help="Data files or folders (recursed, sorted); none: the model alone."),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan; write nothing.")
     ] = False,
@@ -474,6 +477,14 @@ def repair(
         Side, typer.Option("--truncating", help="Cut long sequences at the front (pre) or end.")
     ] = Side.pre,
     pad_value: Annotated[float, typer.Option("--pad-value", help="The padding value.")] = 0.0,
+    oov_id: Annotated[
+        int | None,
+        typer.Option(
+            "--oov-id",
+            help="Map token ids an Embedding cannot look up (>= input_dim, or negative) to "
+            "this id (unsafe).",
+        ),
+    ] = None,
     x: XOpt = None,
     y: YOpt = None,
     y_file: YFileOpt = None,
@@ -524,6 +535,7 @@ def repair(
         pad_value=pad_value,
         padding=padding.value,
         truncating=truncating.value,
+        oov_id=oov_id,
     )
     repair_options = RepairOptions(
         unsafe_fixes=unsafe_fixes,
@@ -533,7 +545,7 @@ def repair(
     )
 
     def repair_run(render: Any) -> int:
-        diagnosis, plan = api.plan_repair(model, data, out, options, repair_options)
+        diagnosis, plan = api.plan_repair(model, list(data or []), out, options, repair_options)
         as_json = output_format is ShortFormat.json
         if dry_run:
             text = (
@@ -547,7 +559,7 @@ def repair(
                 for diagnosis_finding in diagnosis.report.all_findings()
                 if diagnosis_finding.code in _skipped_codes(plan)
             ]
-            return _exit_for(left, diagnosis.report, options.fail_on, model_only=True)
+            return _exit_for(left, diagnosis.report, options.fail_on)
         outcome = api.apply_repair(model, diagnosis, plan, options, repair_options)
         sys.stdout.write(
             render.render_outcome_json(outcome) if as_json else render.render_outcome_text(outcome)
@@ -562,7 +574,9 @@ def repair(
             for finding in diagnosis.report.all_findings()
             if finding.code in _skipped_codes(plan)
         ]
-        return _exit_for(left, diagnosis.report, options.fail_on, model_only=True)
+        # The model's own findings that a verified model patch fixed are gone.
+        fixed = {a.code for path, key, a in plan.model_actions if key is None}
+        return _exit_for(left, diagnosis.report, options.fail_on, fixed)
 
     def run() -> int:
         from kerasfix.report import repair as render
@@ -582,11 +596,17 @@ _FAIL_ON = {FailOn.error: Severity.ERROR, FailOn.warning: Severity.WARNING, Fail
 
 
 def _exit_for(
-    left: list[Finding], report: Report, fail_on: Severity | None, model_only: bool
+    left: list[Finding], report: Report, fail_on: Severity | None, fixed: set[str] | None = None
 ) -> int:
     """Repair's exit code: 1 while findings at or above --fail-on remain that no enabled
-    repair fixes (the model's own findings included)."""
-    model_findings = [f for r in report.results if r.role == "model" for f in r.findings]
+    repair fixes (the model's own findings included, but those a verified patch `fixed`)."""
+    model_findings = [
+        f
+        for r in report.results
+        if r.role == "model"
+        for f in r.findings
+        if f.code not in (fixed or set())
+    ]
     worst = max((f.severity for f in [*left, *model_findings]), default=None)
     if fail_on is not None and worst is not None and worst >= fail_on:
         return EXIT_FINDINGS
@@ -656,12 +676,15 @@ def explain(
         matches = explain_text(text)
         confirmed: dict[str, list[str]] | None = None
         if model is not None:
+            from kerasfix.explain import confirm, first_layers
+
             report = api.diagnose(model, list(data or []), DiagnoseOptions(fail_on=None))
             confirmed = {}
             for result in report.results:
                 for finding in result.findings:
                     where = result.path + (f"::{result.key}" if result.key else "")
                     confirmed.setdefault(finding.code, []).append(where)
+            matches = confirm(matches, confirmed, first_layers(model))
         as_json = output_format is ShortFormat.json
         text_out = (
             render.render_matches_json(matches, confirmed)
@@ -680,16 +703,28 @@ def inspect(
     output_format: Annotated[
         ShortFormat, typer.Option("--format", help="text or json.")
     ] = ShortFormat.text,
+    trace: Annotated[
+        bool,
+        typer.Option(
+            "--trace/--no-trace",
+            help="Show each layer's shapes as Keras builds the model (imports TensorFlow in a "
+            "child process); --no-trace shows the contract alone.",
+        ),
+    ] = True,
+    trust_model: TrustModelOpt = False,
     show_traceback: TracebackOpt = False,
 ) -> None:
-    """Show MODEL's data contract: inputs, outputs, vocabulary sizes, loss, batch."""
+    """Show MODEL's data contract: inputs, outputs, vocabulary sizes, loss, batch, and each
+    layer's output shape."""
 
     def run() -> int:
         from kerasfix.report import contract
 
         found = api.inspect_model(model)
+        options = DiagnoseOptions(trace_model=trace, trust_model=trust_model)
+        layers, note = api.inspect_layers(found, options)
         render = contract.render_json if output_format is ShortFormat.json else contract.render_text
-        sys.stdout.write(render(found))
+        sys.stdout.write(render(found, layers, note))
         return EXIT_OK
 
     _handle(run, show_traceback)

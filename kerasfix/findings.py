@@ -61,6 +61,8 @@ class FileResult:
     shape: DataShape | None = None
     dtype: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    # What the check assumed where the user did not say (how an image folder was read).
+    notes: list[str] = field(default_factory=list)
 
     def sort_key(self) -> tuple[int, str, str]:
         return (0 if self.role == "model" else 1, self.path, self.key or "")
@@ -73,6 +75,9 @@ class Report:
     results: list[FileResult]
     files: int
     readable_files: int
+    # What the run could not check, and why (Keras unavailable, a model that holds code, no
+    # DATA given): shown with the report so that it never reads as an all-clear for those.
+    notes: list[str] = field(default_factory=list)
     # TFRecord runs: a summary per feature across every shard (kind, records, lengths, values).
     features: dict[str, Any] = field(default_factory=dict)
 

@@ -44,5 +44,8 @@ class DiagnoseOptions:
     # Image-class folders: image_dataset_from_directory's color_mode (rgb, rgba, grayscale);
     # None: its default, rgb (every image decoded to 3 channels).
     color_mode: str | None = None
+    # repair --oov-id N: the id that token ids an Embedding cannot look up (>= input_dim, or
+    # negative) are mapped to (KF201/KF202, unsafe); None: no mapping is planned.
+    oov_id: int | None = None
     # TFRecord shards: --compression none|gzip|zlib; None: detected from each shard.
     compression: str | None = None

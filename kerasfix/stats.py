@@ -52,15 +52,20 @@ class Count:
         mask: np.ndarray[Any, Any],
         flat: np.ndarray[Any, Any],
         starts: np.ndarray[Any, Any],
-        rows: np.ndarray[Any, Any],
+        row0: int | np.ndarray[Any, Any],
+        width: int = 0,
     ) -> None:
-        """The same over concatenated sequences: positions are [row, step], `rows` naming
-        each sequence's row."""
+        """The same over concatenated sequences: positions are [sequence, step], or
+        [sequence, step, feature] for sequences of feature vectors `width` wide (`starts`
+        count values, not steps). `row0`: the first sequence's row, or (an array) each
+        sequence's row (a TFRecord shard's record indices)."""
         n = int(np.count_nonzero(mask))
         if n and self.first is None:
             i = int(np.argmax(mask))
             seq = int(np.searchsorted(starts, i, side="right")) - 1
-            self.first = (int(rows[seq]), i - int(starts[seq]))
+            offset = i - int(starts[seq])
+            row = int(row0[seq]) if isinstance(row0, np.ndarray) else row0 + seq
+            self.first = (row, offset // width, offset % width) if width else (row, offset)
             self.first_value = flat[i].item()
         self.count += n
 
@@ -104,10 +109,49 @@ def scan_ragged(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:
     from kerasfix.loaders.ragged import iter_sequences
 
     stats = ArrayStats(at_or_above={t: Count() for t in plan.thresholds})
+    # Sequences of feature vectors: lengths count steps, positions name the feature too.
+    width = int(np.prod(ref.step_shape)) if ref.step_shape else 0
     for row0, sequences in iter_sequences(ref):
         lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-        flat = np.concatenate(sequences) if sequences else np.zeros(0)
-        add_flat(stats, plan, flat, lengths, row0 + np.arange(len(sequences)))
+        stats.rows += len(sequences)
+        if not len(lengths):
+            continue
+        lo_len, hi_len = int(lengths.min()), int(lengths.max())
+        stats.min_length = lo_len if stats.min_length is None else min(stats.min_length, lo_len)
+        stats.max_length = hi_len if stats.max_length is None else max(stats.max_length, hi_len)
+        if plan.maxlen is not None:
+            over = lengths - plan.maxlen
+            stats.longer += int((over > 0).sum())
+            stats.tokens_over += int(over[over > 0].sum())
+        flat = np.concatenate([np.ravel(s) for s in sequences]) if sequences else np.zeros(0)
+        stats.tokens += int(lengths.sum())
+        stats.elements += flat.size
+        if flat.size == 0:
+            continue
+        starts = np.concatenate(([0], np.cumsum(lengths * max(width, 1))[:-1]))
+        if flat.dtype.kind == "f":
+            finite = np.isfinite(flat)
+            if not finite.all():
+                stats.nan += int(np.isnan(flat).sum())
+                stats.inf += int((~finite).sum()) - int(np.isnan(flat).sum())
+                bad_rows = np.unique(np.searchsorted(starts, np.flatnonzero(~finite), "right") - 1)
+                stats.nonfinite_rows += len(bad_rows)
+                if stats.first_nonfinite_row is None:
+                    stats.first_nonfinite_row = row0 + int(bad_rows[0])
+                flat = np.where(finite, flat, 0)
+            fractional = flat != np.floor(flat)
+            if fractional.any():
+                stats.fractional.add_flat(fractional, flat, starts, row0, width)
+        lo, hi = flat.min().item(), flat.max().item()
+        stats.min = lo if stats.min is None else min(stats.min, lo)
+        stats.max = hi if stats.max is None else max(stats.max, hi)
+        if lo < 0:
+            stats.negative.add_flat(flat < 0, flat, starts, row0, width)
+        for threshold, count in stats.at_or_above.items():
+            if hi >= threshold:
+                count.add_flat(flat >= threshold, flat, starts, row0, width)
+        if plan.pad_value is not None:
+            stats.pad_hits.add_flat(flat == plan.pad_value, flat, starts, row0, width)
     return stats
 
 

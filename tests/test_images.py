@@ -61,13 +61,30 @@ def test_an_image_folder_inside_a_data_folder_is_one_unit(tmp_path: Path) -> Non
     assert found == [str(tmp_path / "data" / "x.npy"), str(tmp_path / "data" / "images")]
 
 
-def test_default_image_size_is_kerass_256(tmp_path: Path) -> None:
+def test_a_folder_is_read_at_the_models_size_and_says_so(tmp_path: Path) -> None:
+    # Without --image-size, the folder is read as a pipeline training this model must read
+    # it (image_size=(8, 8)), not at Keras's 256x256 default: no KF106, and a note says so.
+    _image(tmp_path / "cat" / "0.png", size=(30, 20))
+    report = _report([str(tmp_path), "--no-trace"], code=0)
+    assert _codes(report) == set()
+    x = next(r for r in report["results"] if r["role"] == "x")
+    assert x["shape"] == [1, 8, 8, 3]
+    (note,) = x["notes"]
+    assert "image_size=(8, 8), color_mode='rgb'" in note
+    assert "--image-size and --color-mode not given" in note
+    text = run_cli(["diagnose", str(MODEL), str(tmp_path), "--no-trace"]).stdout
+    assert "note  read as image_dataset_from_directory(" in text
+
+
+def test_an_explicit_image_size_is_checked_against_the_model(tmp_path: Path) -> None:
     _image(tmp_path / "cat" / "0.png")
-    report = _report([str(tmp_path), "--no-trace"])
+    report = _report([str(tmp_path), "--no-trace", "--image-size", "256x256"])
     assert _codes(report) == {"KF106"}
     finding = report["results"][0]["findings"][0]
     assert finding["received"] == [1, 256, 256, 3]
     assert "image_size=(8, 8)" in finding["fix"]
+    x = next(r for r in report["results"] if r["role"] == "x")
+    assert "--color-mode not given" in x["notes"][0]
 
 
 def test_channels_and_class_count_are_checked_against_the_model(tmp_path: Path) -> None:
@@ -86,14 +103,21 @@ def test_channels_and_class_count_are_checked_against_the_model(tmp_path: Path) 
 GRAY_MODEL = FIXTURES / "KF101" / "positive" / "model.h5"  # Conv2D, (None, 8, 8, 1), 3 units
 
 
-def test_a_grayscale_folder_for_a_grayscale_model_needs_color_mode(tmp_path: Path) -> None:
+def test_a_grayscale_model_reads_a_folder_as_grayscale_unless_told_otherwise(
+    tmp_path: Path,
+) -> None:
     for label in ("a", "b", "c"):
         _image(tmp_path / label / "0.png", mode="L")
     args = ["diagnose", str(GRAY_MODEL), str(tmp_path), "--image-size", "8x8", "--format", "json"]
-    report = json.loads(run_cli(args, expected_code=1).stdout)
+    report = json.loads(run_cli(args, expected_code=0).stdout)
+    x = next(r for r in report["results"] if r["role"] == "x")
+    assert x["shape"] == [3, 8, 8, 1]
+    assert "color_mode='grayscale'" in x["notes"][0]
+    # An explicit color_mode is checked against the model.
+    report = json.loads(run_cli([*args, "--color-mode", "rgb"], expected_code=1).stdout)
     (finding,) = [f for r in report["results"] for f in r["findings"]]
     assert finding["code"] == "KF107"
-    assert finding["received"] == [3, 8, 8, 3]  # Keras feeds 3 channels by default
+    assert finding["received"] == [3, 8, 8, 3]
     assert "color_mode='grayscale'" in finding["fix"]
     run_cli([*args, "--color-mode", "grayscale"], expected_code=0)
 

@@ -467,6 +467,8 @@ def test_repaired_gzip_shard_stays_gzip(tmp_path: Path) -> None:
             "--out",
             str(out),
             "--unsafe-fixes",
+            "--prefer",
+            "data",
         ],
         expected_code=0,
     )
@@ -486,7 +488,7 @@ def test_repaired_shards_read_back_with_tensorflow_and_train_one_step(tmp_path: 
 
     for case, compression, extra in (
         ("wrong-length", "", []),
-        ("ragged-ids", "GZIP", ["--unsafe-fixes"]),
+        ("ragged-ids", "GZIP", ["--unsafe-fixes", "--prefer", "data"]),
         ("corrupt-and-short", "", ["--unsafe-fixes"]),
     ):
         folder = TFR / case
@@ -561,3 +563,20 @@ def test_augmentation_sees_records_in_the_parsed_shape(tmp_path: Path) -> None:
     assert not [f for r in flip["results"] for f in r["findings"]]
     crop = diagnose_json(model, str(shard), "--no-trace", "--augment", f"{augment}:crop_to_6")
     assert "(8, 6, 6, 3)" in findings(crop, "KF502")[0]["what"]
+
+
+def test_oov_id_maps_token_ids_in_records(tmp_path: Path) -> None:
+    case = TFR / "ids-out-of-range"
+    out = tmp_path / "fixed"
+    args = ["repair", str(case / "model.keras"), str(case / "train.tfrecord"), "--out", str(out)]
+    run_cli([*args, "--oov-id", "1", "--unsafe-fixes"], expected_code=0)
+    before, after = _records(case / "train.tfrecord"), _records(out / "train.tfrecord")
+    assert after[3]["tokens"][5] == 1 and after[7]["tokens"][0] == 1
+    assert (
+        sum(
+            a != b
+            for r, s in zip(before, after, strict=True)
+            for a, b in zip(r["tokens"], s["tokens"], strict=True)
+        )
+        == 2
+    )

@@ -10,6 +10,7 @@ from kerasfix.checks import (
     kf4_sequences,
     kf5_augment,
     kf5_datasets,
+    kf6_architecture,
     kf6_model,
     records,
 )
@@ -23,6 +24,7 @@ _MODULES = (
     kf4_sequences,
     kf5_augment,
     kf5_datasets,
+    kf6_architecture,
     kf6_model,
     records,
 )

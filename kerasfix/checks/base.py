@@ -12,6 +12,7 @@ from kerasfix.checks.catalog import token_matches
 from kerasfix.findings import Applicability, Finding, Severity
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.keys import Group
+from kerasfix.model.architecture import ModelBuild
 from kerasfix.model.contract import InputSpec, ModelContract
 from kerasfix.options import DiagnoseOptions
 
@@ -29,6 +30,8 @@ class Rule:
     repair: ClassVar[str]
     applicability: ClassVar[Applicability]
     trigger: ClassVar[str]
+    # The causes a finding may name (id, what kerasfix sees, the fix), listed in its docs.
+    causes: ClassVar[tuple[tuple[str, str, str], ...]] = ()
 
     @classmethod
     def doc(cls) -> str:
@@ -70,6 +73,8 @@ class Rule:
 class ModelContext:
     contract: ModelContract
     options: DiagnoseOptions
+    # Keras's build of the architecture (KF601), where the run asked for one.
+    build: ModelBuild | None = None
 
 
 @dataclass(frozen=True)

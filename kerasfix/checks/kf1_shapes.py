@@ -243,8 +243,11 @@ class FeatureMismatch(Rule):
     The seed's Conv1D model `input_shape=(10, 3)` fed `(N, 10, 5)`.
 
     ## Fix safety
-    Unsafe where a conversion exists (grayscale to RGB repeats a channel, RGB to grayscale
-    and dropping alpha lose information); otherwise no fix: the features are different data.
+    Unsafe where a conversion exists, applied to image arrays by `kerasfix repair
+    --unsafe-fixes`: grayscale to RGB repeats the channel, RGB (or RGBA) to grayscale keeps
+    the luma (ITU-R 601-2, as Pillow and `tf.image.rgb_to_grayscale`), RGBA to RGB drops
+    alpha. An image folder is converted where it is loaded (`color_mode`). Otherwise no fix:
+    the features are different data.
     """
 
     code = "KF107"
@@ -601,7 +604,14 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-_RGB_CONVERSIONS = {(1, 3): "grayscale to RGB", (3, 1): "RGB to grayscale", (4, 3): "drop alpha"}
+# (found channels, wanted channels) -> what converting does; kerasfix repair --unsafe-fixes
+# applies them to image arrays (repair/transforms.py convert_channels).
+_RGB_CONVERSIONS = {
+    (1, 3): "grayscale to RGB (the one channel repeated)",
+    (3, 1): "RGB to grayscale (the luma)",
+    (4, 3): "RGBA to RGB (alpha dropped)",
+    (4, 1): "RGBA to grayscale (the luma, alpha dropped)",
+}
 
 
 def _axis_by_axis(inp: InputSpec, data: DataShape) -> Iterator[Finding]:
@@ -656,18 +666,20 @@ def _axis_by_axis(inp: InputSpec, data: DataShape) -> Iterator[Finding]:
         assert want is not None
         conversion = _RGB_CONVERSIONS.get((int(got), want)) if len(spec) >= 3 else None
         noun = "channel" if len(spec) >= 2 and not set(inp.consumers) & RNN_LAYERS else "feature"
+        extra: dict[str, Any] = {"channels": [int(got), want]} if conversion else {}
         yield FeatureMismatch.finding(
             what=f"{_expects(inp)}; {_found(data)}: {_count(got, noun)}, the input takes {want}",
             why=f"{_reads(inp)}; axis {axis} must hold {_count(want, noun)}, and Keras fails "
             "on any other count",
             fix=(
-                f"convert {conversion} [unsafe]"
+                f"convert {conversion}: kerasfix repair --unsafe-fixes [unsafe]"
                 if conversion
                 else f"rebuild the features to {want} per step, or the model's input for {got} "
                 "[no automatic fix]"
             ),
             applicability=Applicability.UNSAFE if conversion else Applicability.NONE,
             axis=axis,
+            **extra,
             **base,
         )
 

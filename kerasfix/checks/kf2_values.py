@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,13 +48,16 @@ def plan_for_input(inp: InputSpec, ref: ArrayRef, options: DiagnoseOptions) -> S
     if ref.kind not in "biufc" or ref.kind == "b":
         return None
     ids = bool(inp.embeddings) or _integer_dtype(inp.dtype)
-    length = inp.sample_shape[0] if len(inp.sample_shape) == 1 else None
+    # A sequence's length axis: token ids (steps,), feature vectors (steps, features).
+    steps = len(inp.sample_shape) == 1 + len(ref.step_shape)
+    length = inp.sample_shape[0] if steps else None
     return ScanPlan(
         finite=True,
         value_range=ids or ref.ragged,
         thresholds=tuple(sorted({e.input_dim for e in inp.embeddings})),
         maxlen=length if ref.ragged else None,
-        pad_value=options.pad_value if ref.ragged else None,
+        # A pad value is a token only among token ids: 0.0 is an ordinary feature value.
+        pad_value=options.pad_value if ref.ragged and not ref.step_shape else None,
     )
 
 
@@ -176,7 +180,8 @@ class IndexOutOfRange(Rule):
 
     ## Fix safety
     Unsafe: grow `input_dim` to the largest id + 1 (new rows are untrained), or map the ids to
-    an out-of-vocabulary id (`--oov-id`), which changes the data.
+    an out-of-vocabulary id (`kerasfix repair --oov-id N --unsafe-fixes`, in `.npy`, `.npz`,
+    `.h5` and `.jsonl`/`.json` files), which changes the data.
     """
 
     code = "KF201"
@@ -200,7 +205,8 @@ class NegativeIndex(Rule):
     Sequences padded with `-1` instead of `0`.
 
     ## Fix safety
-    Unsafe: map negative ids to an out-of-vocabulary id (`--oov-id`).
+    Unsafe: map negative ids to an out-of-vocabulary id (`kerasfix repair --oov-id N
+    --unsafe-fixes`).
     """
 
     code = "KF202"
@@ -338,19 +344,30 @@ class SparseWithCategoricalLoss(Rule):
 class LabelShapeMismatch(Rule):
     """
     ## What it does
-    Reports labels whose shape cannot match the output's shape under its loss.
+    Reports labels whose shape cannot match the output's shape under its loss, and names
+    why: one label per sample for a head that predicts per time step (an `LSTM` with
+    `return_sequences=True` before the `Dense`) or per position (a `Dense` after a `Conv2D`
+    with no pooling or `Flatten`), labels of another rank, multi-label rows for a sparse loss,
+    label lists of different lengths (label sets in a `.jsonl`), and a categorical loss told
+    to reduce over another axis (`CategoricalCrossentropy(axis=1)`) than the head's classes.
     TFRecord label lists whose length varies across records are KF215.
 
     ## Why it matters
-    Some mismatches fail (`Shapes (None, 3) and (None, 1) are incompatible`); others are
-    silent: mean squared error broadcasts `(N, 3)` targets against an `(N, 1)` output and
-    trains on a meaningless loss.
+    Some mismatches fail (`Shapes (None, 3) and (None, 1) are incompatible`, `Argument output
+    must have rank (ndim) target.ndim - 1`); others are silent: mean squared error broadcasts
+    one target per sample over a per-step output, or `(N, 3)` targets against an `(N, 1)`
+    output, and a loss reducing over the steps normalises the wrong axis: training runs on a
+    meaningless loss.
 
     ## Example
-    Three regression targets per sample for `Dense(1)`.
+    `LSTM(32, return_sequences=True)` then `Dense(3, activation='softmax')`, trained with one
+    class id per sequence.
 
     ## Fix safety
-    Safe where a reshape is lossless (`(N, 1, 1)` for `(N, 1)`); otherwise no automatic fix.
+    Safe where a reshape is lossless (`(N, 1, 1)` for `(N, 1)`). Unsafe: repeating each
+    sample's label at every step of a per-step head (it invents per-step labels); the usual
+    fix is the model's (`return_sequences=False`, pooling or `Flatten` before the head), which
+    kerasfix names but does not apply. Otherwise no automatic fix.
     """
 
     code = "KF215"
@@ -437,7 +454,8 @@ def check_input_values(ctx: ValueContext) -> Iterator[Finding]:
                 "counts rows within the batch)",
                 why="the CPU stops with this message; a GPU returns zeros and trains on garbage",
                 fix=f"grow the Embedding's input_dim to {int(stats.max) + 1} [unsafe], or map "
-                "those ids to an out-of-vocabulary id [unsafe]",
+                "those ids to an out-of-vocabulary id: kerasfix repair --oov-id N "
+                "--unsafe-fixes [unsafe]",
                 expected=[0, emb.input_dim],
                 received=_number(stats.max),
                 count=above.count,
@@ -453,7 +471,8 @@ def check_input_values(ctx: ValueContext) -> Iterator[Finding]:
                 f"indices{_where(neg.first)} = {_number(neg.first_value)}",
                 why="Keras 3 wraps negative ids to the end of the table: they silently read "
                 "the last embedding row",
-                fix="map negative ids to an out-of-vocabulary id, or pad with 0 [unsafe]",
+                fix="map negative ids to an out-of-vocabulary id (kerasfix repair --oov-id N "
+                "--unsafe-fixes), or pad with 0 [unsafe]",
                 expected=[0, emb.input_dim],
                 received=_number(stats.min),
                 count=neg.count,
@@ -528,6 +547,9 @@ def check_label_values(ctx: ValueContext) -> Iterator[Finding]:
     role = f"the labels of output '{out.name}'"
     yield from _non_numeric(ctx, role)
     yield from _nonfinite(ctx, role)
+    if ref.ragged and ref.is_numeric and stats is not None and stats.min_length is not None:
+        yield _ragged_labels(ctx, out, stats, role)
+        return
     loss = out.loss.name if out.loss is not None else None
     out_sample = _output_sample(out)
     if loss is None or out_sample is None or stats is None or stats.min is None or not ref.shape:
@@ -535,6 +557,10 @@ def check_label_values(ctx: ValueContext) -> Iterator[Finding]:
     label = ref.shape[1:]
     if out.shape is None and label not in ((), (1,), (out.units,)):
         return  # a legacy .h5 states no output rank: sequence labels cannot be judged
+    axis_finding = _loss_axis(out, role)
+    if axis_finding is not None:
+        yield axis_finding
+        return
     units = out.units or 0
     if loss in SPARSE_LOSSES:
         if units > 1 and _same(label, out_sample) and stats.all_onehot:
@@ -584,6 +610,30 @@ def check_label_values(ctx: ValueContext) -> Iterator[Finding]:
             yield from _shape_mismatch(ctx, out, out_sample, role, loss)
 
 
+def _ragged_labels(ctx: ValueContext, out: OutputSpec, stats: ArrayStats, role: str) -> Finding:
+    """Label lists of different lengths: sets of classes (multi-label), which no loss takes
+    as they are."""
+    units = out.units
+    encode = (
+        f"encode each list as a multi-hot row of {units} (1 at each class it holds) and train "
+        "the output with sigmoid and binary_crossentropy"
+        if units
+        else "give every sample a label of one shape"
+    )
+    return LabelShapeMismatch.finding(
+        what=f"{role} are lists of different lengths ({stats.min_length}..{stats.max_length} "
+        f"values each, {stats.rows} samples); output '{out.name}' gives "
+        f"{format_shape(out.shape) if out.shape is not None else 'one array'}",
+        why="Keras takes labels as one array; lists of different lengths are sets of classes, "
+        "not rows it can compare with the output",
+        fix=f"{encode} [no automatic fix]",
+        expected=None if out.shape is None else list(out.shape),
+        received=[stats.rows, None],
+        min_length=stats.min_length,
+        max_length=stats.max_length,
+    )
+
+
 def _sparse_range(
     ctx: ValueContext, out: OutputSpec, stats: ArrayStats, role: str
 ) -> Iterator[Finding]:
@@ -621,25 +671,162 @@ def _sparse_range(
         )
 
 
+RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional"})
+POOLING_FOR_RANK = {
+    2: "GlobalAveragePooling1D",
+    3: "GlobalAveragePooling2D",
+    4: "GlobalAveragePooling3D",
+}
+
+
+def _per_sample_forms(loss: str, units: int | None) -> tuple[tuple[int, ...], ...]:
+    """The label shapes (per sample) a loss takes for one prediction per sample."""
+    if loss in SPARSE_LOSSES:
+        return ((), (1,))
+    if units is None:
+        return ()
+    if units == 1:
+        return ((), (1,))
+    return ((units,),)
+
+
+def _head_fix(out: OutputSpec, out_sample: Shape) -> str:
+    """How to make the head give one prediction per sample, naming the layer it reads."""
+    pooling = POOLING_FOR_RANK.get(len(out_sample), "a global pooling layer")
+    head = f"{out.layer_class} '{out.name}'"
+    parent = out.parent
+    if len(out_sample) == 2 and parent is not None and parent[0] in RECURRENT_LAYERS and parent[2]:
+        return (
+            f"set return_sequences=False on {parent[0]} '{parent[1]}' (the head then reads its "
+            f"last step), or add {pooling} or Flatten before {head}"
+        )
+    return f"add {pooling} or Flatten before {head}"
+
+
 def _shape_mismatch(
     ctx: ValueContext, out: OutputSpec, out_sample: Shape, role: str, loss: str
 ) -> Iterator[Finding]:
-    ref = ctx.array
+    ref, stats = ctx.array, ctx.stats
+    label = ref.shape[1:]
     target = (ref.shape[0], *out_sample)
-    lossless = None not in out_sample and int(np.prod(ref.shape[1:], dtype=np.int64)) == int(
+    gives = f"output '{out.name}' gives {format_shape((None, *out_sample))}"
+    regression = loss not in SPARSE_LOSSES | CATEGORICAL_LOSSES | BINARY_LOSSES
+    base: dict[str, Any] = {"expected": [None, *out_sample], "received": list(ref.shape)}
+    if len(out_sample) >= 2 and label in _per_sample_forms(loss, out.units):
+        # One label per sample against a head that predicts per step (or per position).
+        steps = out_sample[0] if len(out_sample) == 2 else None
+        per = "time step" if len(out_sample) == 2 else "position"
+        sizes = "x".join("?" if d is None else str(d) for d in out_sample[:-1])
+        why = f"the head predicts once per {per} ({sizes} of them) and {loss} " + (
+            "broadcasts one label over them all without an error: the loss is "
+            "meaningless and training is silently wrong"
+            if regression
+            else "fails on labels with no such axis"
+        )
+        fix = _head_fix(out, out_sample)
+        if steps is not None:
+            repeated = (ref.shape[0], steps, *label)
+            yield LabelShapeMismatch.finding(
+                what=f"{role} have shape {format_shape(ref.shape)}, one per sample; {gives}, "
+                f"one prediction per time step",
+                why=why,
+                fix=f"{fix} [no automatic fix]; or, if every step should predict the sample's "
+                f"label, repeat it per step: np.repeat(y[:, None], {steps}, axis=1) gives "
+                f"{format_shape(repeated)} [unsafe]",
+                applicability=Applicability.UNSAFE,
+                per_step=True,
+                repeat_steps=steps,
+                **base,
+            )
+        else:
+            yield LabelShapeMismatch.finding(
+                what=f"{role} have shape {format_shape(ref.shape)}, one per sample; {gives}, "
+                f"one prediction per {per}",
+                why=why,
+                fix=f"{fix}, so the head gives one prediction per sample [no automatic fix]",
+                applicability=Applicability.NONE,
+                per_step=True,
+                **base,
+            )
+        return
+    if (
+        loss in SPARSE_LOSSES
+        and label == out_sample
+        and stats is not None
+        and stats.binary
+        and not stats.all_onehot
+    ):
+        yield LabelShapeMismatch.finding(
+            what=f"{role} have shape {format_shape(ref.shape)}: rows of 0/1 values with several "
+            f"1s (multi-label); {gives} and the loss {loss} takes one class id per sample",
+            why="a sparse loss reads one class per sample; multi-label rows need a loss that "
+            "scores every class on its own",
+            fix="train the output with sigmoid and binary_crossentropy for several classes per "
+            "sample, or give one class id per sample [no automatic fix]",
+            applicability=Applicability.NONE,
+            **base,
+        )
+        return
+    squeezed = tuple(d for d in label if d != 1)
+    out_squeezed = tuple(d for d in out_sample if d != 1)
+    # Lossless only when the values keep their order: the shapes differ in size-1 axes alone.
+    lossless = None not in out_sample and squeezed == out_squeezed
+    same_count = None not in out_sample and int(np.prod(label, dtype=np.int64)) == int(
         np.prod([d or 0 for d in out_sample], dtype=np.int64)
     )
+    if lossless:
+        fix = f"reshape the labels to {format_shape(target)} [safe]"
+    elif (
+        same_count
+        and len(label) == len(out_sample)
+        and sorted(label) == sorted(d or 0 for d in out_sample)
+    ):
+        fix = (
+            f"the labels hold as many values as {format_shape(target)} in another order: "
+            "transpose them to the output's axis order (a reshape would scramble them) "
+            "[no automatic fix]"
+        )
+    elif len(label) != len(out_sample):
+        fix = (
+            f"give the labels the output's shape {format_shape(target)}, or the model a head of "
+            f"the labels' rank [no automatic fix]"
+        )
+    else:
+        fix = "give the labels the output's shape, or the output the labels' [no automatic fix]"
     yield LabelShapeMismatch.finding(
-        what=f"{role} have shape {format_shape(ref.shape)}; output '{out.name}' gives "
-        f"{format_shape((None, *out_sample))} and the loss {loss} compares them element-wise",
+        what=f"{role} have shape {format_shape(ref.shape)}; {gives} and the loss {loss} compares "
+        "them element-wise",
         why="mismatched targets either fail or, with a regression loss, broadcast silently "
         "into a meaningless loss",
-        fix=f"reshape the labels to {format_shape(target)} [safe]"
-        if lossless
-        else "give the labels the output's shape, or the output the labels' [no automatic fix]",
+        fix=fix,
         applicability=Applicability.SAFE if lossless else Applicability.NONE,
-        expected=[None, *out_sample],
-        received=list(ref.shape),
+        **base,
+    )
+
+
+def _loss_axis(out: OutputSpec, role: str) -> Finding | None:
+    """A categorical loss told to reduce over another axis than the one the head's units
+    (its classes) lie on: it normalises over steps or positions instead of classes."""
+    loss = out.loss
+    if loss is None or loss.axis is None or out.shape is None or len(out.shape) < 3:
+        return None
+    if loss.name not in CATEGORICAL_LOSSES or out.layer_class not in ("Dense", "Activation"):
+        return None
+    rank = len(out.shape)
+    axis = loss.axis % rank if -rank <= loss.axis < rank else None
+    if axis is None or axis == rank - 1:
+        return None
+    return LabelShapeMismatch.finding(
+        what=f"output '{out.name}' gives {format_shape(out.shape)}, its {out.units} classes "
+        f"on the last axis; the loss {loss.name} reduces over axis {loss.axis} "
+        f"({out.shape[axis]} values) instead, so {role} are scored along the wrong axis",
+        why="the loss treats each slice along its axis as one distribution: training runs "
+        "without an error and learns the wrong thing",
+        fix="compile with keras.losses.CategoricalCrossentropy(axis=-1) [no automatic fix]",
+        applicability=Applicability.NONE,
+        expected=-1,
+        received=loss.axis,
+        loss_axis=loss.axis,
     )
 
 

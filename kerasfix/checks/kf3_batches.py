@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from kerasfix.checks.base import Check, GroupContext, ModelContext, Rule
 from kerasfix.findings import Applicability, Finding, Severity
 from kerasfix.model.contract import format_shape
+from kerasfix.options import DiagnoseOptions
 
 
 class CardinalityMismatch(Rule):
@@ -40,15 +41,21 @@ class BatchRemainder(Rule):
     """
     ## What it does
     Reports a sample count that the model's fixed batch size (a stateful RNN, or an input
-    `batch_shape` with a number) does not divide.
+    `batch_shape` with a number) does not divide, and a stateful model trained with batches
+    of another size than its own. Without `--batch-size`, the batch size is the one `fit`
+    uses when none is given (32), and the finding says so.
 
     ## Why it matters
     The last, partial batch breaks training: Keras 3 fails with the cryptic
     `Incompatible shapes: [2,16] vs. [4,16]`, Keras 2 with `In a stateful network, you should
-    only pass inputs with a number of samples that can be divided by the batch size`.
+    only pass inputs with a number of samples that can be divided by the batch size`. A
+    stateful model keeps one state per batch row: `model.fit(x, y)` with its default
+    `batch_size=32` fails the same way on a model built for batches of 4, even when 4
+    divides the samples.
 
     ## Example
-    A stateful `LSTM` with `batch_shape=(4, 10, 1)` and 10 samples.
+    A stateful `LSTM` with `batch_shape=(4, 10, 1)` and 10 samples; or 12 samples trained
+    with `model.fit(x, y)` (batches of 32).
 
     ## Fix safety
     Unsafe for a stateful model: drop the remainder (samples are lost). Safe for a model that
@@ -182,24 +189,40 @@ def dividing_batch_sizes(samples: int, batch: int, count: int = 6) -> list[int]:
     return sorted(sorted(usable, key=lambda d: (abs(d - batch), d))[:count])
 
 
+# The batch size `Model.fit` uses when it is given none.
+FIT_DEFAULT_BATCH_SIZE = 32
+
+
+def fit_batch_size(options: DiagnoseOptions) -> tuple[int, str]:
+    """The batch size training will use, and how the finding names it: --batch-size, or
+    what `fit` does without one (32), said as an assumption."""
+    if options.batch_size is not None:
+        return options.batch_size, f"--batch-size {options.batch_size}"
+    return (
+        FIT_DEFAULT_BATCH_SIZE,
+        f"fit's default batch_size={FIT_DEFAULT_BATCH_SIZE} (assumed: no --batch-size given)",
+    )
+
+
 def check_batches(ctx: GroupContext) -> Iterator[Finding]:
-    """A stateful RNN needs every batch full (an error otherwise); a model that only fixes
-    `batch_shape` trains in Keras 3 with a partial last batch, but breaks in export, serving
-    and Keras 2 (a warning, beside KF304)."""
+    """A stateful RNN needs every batch full, and of its own size (an error otherwise); a
+    model that only fixes `batch_shape` trains in Keras 3 with a partial last batch, but
+    breaks in export, serving and Keras 2 (a warning, beside KF304)."""
     contract, options = ctx.contract, ctx.options
     fixed = contract.fixed_batch_size
     if fixed is None and not contract.stateful:
-        return
-    batch = fixed if fixed is not None else options.batch_size
-    if batch is None:
         return
     counts = [n for _, n in _counts(ctx)]
     if not counts:
         return
     samples = min(counts)
+    fit_batch, fit_source = fit_batch_size(options)
+    batch = fixed if fixed is not None else fit_batch
     severity = Severity.ERROR if contract.stateful else Severity.WARNING
-    source = "the model's batch_shape" if fixed is not None else "--batch-size"
-    if options.batch_size is not None and fixed is not None and options.batch_size != fixed:
+    source = "the model's batch_shape" if fixed is not None else fit_source
+    if contract.stateful and fixed is not None and fit_batch != fixed:
+        yield _stateful_batch_mismatch(fixed, fit_batch, fit_source, samples)
+    elif options.batch_size is not None and fixed is not None and options.batch_size != fixed:
         source = f"the model's batch_shape; --batch-size {options.batch_size} cannot apply"
     if batch > samples:
         yield BatchLargerThanData.finding(
@@ -214,7 +237,22 @@ def check_batches(ctx: GroupContext) -> Iterator[Finding]:
     remainder = samples % batch
     if remainder == 0:
         return
-    if contract.stateful:
+    if contract.stateful and fixed is None:
+        # The batch size is the training call's: any that divides the samples works.
+        sizes = dividing_batch_sizes(samples, batch)
+        options_text = (
+            f"; or train with a batch size that divides {samples}: "
+            + ", ".join(str(s) for s in sizes)
+            + " (no sample lost)"
+            if sizes
+            else ""
+        )
+        fix = (
+            f"drop the last {remainder} samples to keep {samples - remainder} "
+            f"(x[:{samples - remainder}]) [unsafe]{options_text}"
+        )
+        applicability = Applicability.UNSAFE
+    elif contract.stateful:
         sizes = dividing_batch_sizes(samples, batch)
         options_text = (
             f"; or rebuild the stateful model for a batch size that divides {samples}: "
@@ -242,6 +280,38 @@ def check_batches(ctx: GroupContext) -> Iterator[Finding]:
         received=samples,
         remainder=remainder,
         dividing_batch_sizes=dividing_batch_sizes(samples, batch),
+    )
+
+
+def _stateful_batch_mismatch(fixed: int, fit_batch: int, fit_source: str, samples: int) -> Finding:
+    """A stateful model trained with batches of another size than its own: only its own
+    size works (and only if it divides the samples)."""
+    works = [fixed] if samples >= fixed and samples % fixed == 0 else []
+    if works:
+        fix = (
+            f"train with model.fit(..., batch_size={fixed}) and check with --batch-size "
+            f"{fixed}: the only batch size a model built for {fixed} takes "
+            "[no automatic fix]"
+        )
+    else:
+        fix = (
+            f"train with model.fit(..., batch_size={fixed}) (check with --batch-size {fixed}: "
+            f"{samples} samples do not divide into batches of {fixed}, see the batch sizes "
+            "that do), or rebuild the stateful model for another batch size [no automatic fix]"
+        )
+    return BatchRemainder.finding(
+        what=f"the stateful model takes batches of exactly {fixed} (its batch_shape); "
+        f"{fit_source} feeds it batches of {fit_batch}",
+        why=f"a stateful layer keeps one state per batch row, so every batch must hold "
+        f"exactly {fixed} samples: training stops with 'Incompatible shapes'",
+        fix=fix,
+        severity=Severity.ERROR,
+        applicability=Applicability.NONE,
+        expected=fixed,
+        received=fit_batch,
+        fit_batch_size=fit_batch,
+        assumed=fit_source.startswith("fit's default"),
+        working_batch_sizes=works,
     )
 
 

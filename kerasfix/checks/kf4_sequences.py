@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kerasfix.checks.base import Check, Rule
-from kerasfix.checks.kf1_shapes import LengthMismatch, ShapeMismatch
+from kerasfix.checks.kf1_shapes import FeatureMismatch, LengthMismatch, ShapeMismatch
 from kerasfix.checks.kf2_values import ValueContext
 from kerasfix.findings import Applicability, Finding, Severity
 from kerasfix.model.contract import format_shape
@@ -15,7 +15,10 @@ class RaggedSequences(Rule):
     """
     ## What it does
     Reports sequences of different lengths (token lists in `.jsonl`/`.json`, HDF5
-    variable-length datasets, object arrays) fed to an input that takes one array.
+    variable-length datasets, object arrays) fed to an input that takes one array; also
+    sequences of feature vectors (`{"x": [[0.1, 0.2], [0.3, 0.4], ...]}`, or an object array
+    of `(steps, features)` arrays) for a recurrent or Conv1D input, whose feature count is
+    checked too (KF107).
     TFRecord int64 lists whose length varies across records are ragged too; repair pads each
     record's list.
 
@@ -29,7 +32,8 @@ class RaggedSequences(Rule):
 
     ## Fix safety
     Safe: pad every sequence to the input's length (to the longest where the length is None)
-    with `--padding pre|post` and `--pad-value`, as `keras.utils.pad_sequences` does.
+    with `--padding pre|post` and `--pad-value`, as `keras.utils.pad_sequences` does (for
+    feature vectors, with `dtype='float32'`, whole steps of the pad value).
     """
 
     code = "KF401"
@@ -93,26 +97,56 @@ class PadValueCollision(Rule):
     trigger = "the padding value is a real token id, or not 0 with mask_zero=True"
 
 
+def _pad_call(maxlen: int, float_steps: bool, options_text: str = "") -> str:
+    """keras.utils.pad_sequences as it must be called: its default dtype is int32, which
+    would truncate feature values to integers."""
+    dtype = ", dtype='float32'" if float_steps else ""
+    return f"keras.utils.pad_sequences(x, maxlen={maxlen}{dtype}{options_text})"
+
+
 def check_sequences(ctx: ValueContext) -> Iterator[Finding]:
     inp, stats, ref, options = ctx.input, ctx.stats, ctx.array, ctx.options
     if inp is None or not ref.ragged or stats is None or stats.min_length is None:
         return
     assert stats.max_length is not None
+    step = ref.step_shape
     declared = f"input '{inp.name}' takes batch_shape={format_shape(inp.batch_shape)}"
-    found = (
-        f"{stats.rows} sequences of length {stats.min_length}..{stats.max_length}"
+    lengths = (
+        f"{stats.min_length}..{stats.max_length}"
         if stats.min_length != stats.max_length
-        else f"{stats.rows} sequences of length {stats.min_length}"
+        else f"{stats.min_length}"
     )
-    if len(inp.sample_shape) != 1:
+    found = (
+        f"{stats.rows} sequences of {lengths} steps of {step[0]} features"
+        if step
+        else f"{stats.rows} sequences of length {lengths}"
+    )
+    received_shape = [stats.rows, None, *step]
+    if len(inp.sample_shape) != 1 + len(step):
         yield ShapeMismatch.finding(
             what=f"{declared}; found {found}",
-            why="variable-length token lists fit only a (samples, sequence_length) input",
+            why="variable-length token lists fit only a (samples, sequence_length) input"
+            if not step
+            else "sequences of feature vectors fit only a (samples, timesteps, features) input",
             fix="rebuild the data for this input [no automatic fix]",
             expected=list(inp.batch_shape),
-            received=[stats.rows, None],
+            received=received_shape,
         )
         return
+    if step and inp.sample_shape[1] is not None and inp.sample_shape[1] != step[0]:
+        want = inp.sample_shape[1]
+        yield FeatureMismatch.finding(
+            what=f"{declared}; found {found}, the input takes {want} features per step",
+            why="each step must hold exactly the features the input declares; Keras fails on "
+            "any other count",
+            fix=f"rebuild the features to {want} per step, or the model's input for {step[0]} "
+            "[no automatic fix]",
+            applicability=Applicability.NONE,
+            expected=list(inp.batch_shape),
+            received=received_shape,
+            axis=2,
+        )
+    float_steps = bool(step) and ref.kind == "f"
     length = inp.sample_shape[0]
     target = length if length is not None else stats.max_length
     padding_needed = stats.min_length < target
@@ -120,10 +154,15 @@ def check_sequences(ctx: ValueContext) -> Iterator[Finding]:
         yield RaggedSequences.finding(
             what=f"{declared}; found {found}",
             why="Keras takes one rectangular array, not lists of different lengths",
-            fix=f"pad to {target}: keras.utils.pad_sequences(x, maxlen={target}, "
-            f"padding='{options.padding}', value={options.pad_value:g}) [safe]",
+            fix=f"pad to {target}: "
+            + _pad_call(
+                target,
+                float_steps,
+                f", padding='{options.padding}', value={options.pad_value:g}",
+            )
+            + " [safe]",
             expected=list(inp.batch_shape),
-            received=[stats.rows, None],
+            received=received_shape,
             maxlen=target,
             min_length=stats.min_length,
             max_length=stats.max_length,
@@ -132,10 +171,11 @@ def check_sequences(ctx: ValueContext) -> Iterator[Finding]:
         yield LengthMismatch.finding(
             what=f"{declared}; found {found}, the input takes {length}",
             why="the declared length is the one the model was built for",
-            fix=f"pad to {length}: keras.utils.pad_sequences(x, maxlen={length}) [safe]",
+            fix=f"pad to {length}: {_pad_call(length, float_steps)} [safe]",
             applicability=Applicability.SAFE,
             expected=list(inp.batch_shape),
-            received=[stats.rows, stats.min_length],
+            received=[stats.rows, stats.min_length, *step],
+            axis=1,
             length=stats.min_length,
             input_length=length,
         )
@@ -144,8 +184,8 @@ def check_sequences(ctx: ValueContext) -> Iterator[Finding]:
         yield TruncationNeeded.finding(
             what=f"{declared}; {stats.longer} of {stats.rows} sequences are longer "
             f"(up to {stats.max_length}): padding to {length} cuts {stats.tokens_over} of "
-            f"{stats.tokens} tokens ({share:.1%})",
-            why=f"pad_sequences drops the extra tokens silently, from the "
+            f"{stats.tokens} {'steps' if step else 'tokens'} ({share:.1%})",
+            why=f"pad_sequences drops the extra {'steps' if step else 'tokens'} silently, from the "
             f"{'front' if options.truncating == 'pre' else 'end'}",
             fix=f"truncate with --truncating {options.truncating} [unsafe]",
             expected=length,
@@ -185,7 +225,14 @@ def check_sequences(ctx: ValueContext) -> Iterator[Finding]:
 
 CHECKS = (
     Check(
-        rules=(RaggedSequences, TruncationNeeded, PadValueCollision, LengthMismatch, ShapeMismatch),
+        rules=(
+            RaggedSequences,
+            TruncationNeeded,
+            PadValueCollision,
+            LengthMismatch,
+            ShapeMismatch,
+            FeatureMismatch,
+        ),
         scope="input_values",
         run=check_sequences,
     ),

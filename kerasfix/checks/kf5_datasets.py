@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kerasfix.checks.base import Check, Rule
+from kerasfix.checks.kf2_values import CATEGORICAL_LOSSES
 from kerasfix.findings import Applicability, Finding, Severity
 from kerasfix.loaders.base import DataFile
-from kerasfix.loaders.images import EXAMPLES, MODE_NAMES, ImageSurvey
-from kerasfix.model.contract import ModelContract
+from kerasfix.loaders.images import EXAMPLES, MODE_NAMES, ImageLoading, ImageSurvey
+from kerasfix.model.contract import ModelContract, format_shape
 from kerasfix.options import DiagnoseOptions
 
 
@@ -109,6 +110,61 @@ def target_of(found: ImageSurvey) -> tuple[tuple[int, int], int]:
     height, width = max(sizes, key=lambda s: (sizes[s], s)) if sizes else found.image_size
     channels = max(modes, key=lambda c: (modes[c], c == 3)) if modes else 3
     return (int(height), int(width)), int(channels)
+
+
+CHANNEL_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
+
+
+def model_image_loading(
+    contract: ModelContract, options: DiagnoseOptions
+) -> tuple[ImageLoading, str | None]:
+    """How an image-class folder is read for this model: what --image-size/--color-mode say,
+    and where they are not given, the model's own input size, channels and layout (what a
+    pipeline that trains this model must pass to image_dataset_from_directory), and one-hot
+    labels for a categorical loss. The note says what was assumed (None: nothing)."""
+    if len(contract.inputs) != 1 or len(contract.inputs[0].batch_shape) != 4:
+        return ImageLoading(options.image_size, options.color_mode), None
+    inp = contract.inputs[0]
+    first = inp.data_format == "channels_first"
+    channels = inp.batch_shape[1] if first else inp.batch_shape[3]
+    height, width = inp.batch_shape[2:4] if first else inp.batch_shape[1:3]
+    assumed: list[str] = []
+    size = options.image_size
+    if size is None and height is not None and width is not None:
+        size = (height, width)
+        assumed.append(f"image_size=({height}, {width})")
+    mode = options.color_mode
+    if mode is None and channels in CHANNEL_MODES:
+        mode = CHANNEL_MODES[channels]
+        assumed.append(f"color_mode={mode!r}")
+    data_format = "channels_first" if first else None
+    if first:
+        assumed.append("data_format='channels_first'")
+    outputs = contract.outputs
+    loss = outputs[0].loss if len(outputs) == 1 else None
+    label_mode = None
+    if loss is not None and loss.name in CATEGORICAL_LOSSES:
+        label_mode = "categorical"
+        assumed.append("label_mode='categorical'")
+    loading = ImageLoading(size, mode, data_format, label_mode)
+    if not assumed:
+        return loading, None
+    missing = [
+        flag
+        for flag, given in (
+            ("--image-size", options.image_size),
+            ("--color-mode", options.color_mode),
+        )
+        if given is None
+    ]
+    labels = f", and its loss {loss.name} one-hot labels" if label_mode and loss else ""
+    note = (
+        f"read as image_dataset_from_directory(..., {', '.join(assumed)}) yields it: the "
+        f"model's input '{inp.name}' takes {format_shape(inp.batch_shape)}{labels}, so a "
+        "pipeline that trains it must load it so"
+        + (f" ({' and '.join(missing)} not given)" if missing else "")
+    )
+    return loading, note
 
 
 def for_image_folder(finding: Finding, options: DiagnoseOptions) -> Finding:

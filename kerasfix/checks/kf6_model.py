@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from kerasfix.checks.base import Check, ModelContext, Rule
 from kerasfix.checks.kf2_values import BINARY_LOSSES, CATEGORICAL_LOSSES, SPARSE_LOSSES
+from kerasfix.checks.kf6_architecture import ArchitectureEdit
 from kerasfix.findings import Applicability, Finding, Severity
+from kerasfix.model.architecture import LayerNode
+from kerasfix.model.contract import OutputSpec, format_shape
 
 PROBABILITY_ACTIVATIONS = frozenset({"softmax", "sigmoid"})
 CROSSENTROPY = SPARSE_LOSSES | CATEGORICAL_LOSSES | BINARY_LOSSES
@@ -33,6 +37,44 @@ class LossOutputMismatch(Rule):
     automatic fix.
     """
 
+    causes = (
+        (
+            "softmax-one-unit",
+            "`Dense(1, activation='softmax')`, whatever the loss",
+            "sigmoid for two classes, or one unit per class",
+        ),
+        (
+            "categorical-one-unit",
+            "categorical cross-entropy on one unit (always zero loss)",
+            "binary_crossentropy for one sigmoid unit (safe loss patch)",
+        ),
+        (
+            "sparse-one-unit",
+            "sparse categorical cross-entropy on one unit",
+            "Dense(1, 'sigmoid') with binary_crossentropy, or Dense(2, 'softmax')",
+        ),
+        (
+            "binary-on-softmax",
+            "binary cross-entropy on a softmax of more than two units",
+            "categorical_crossentropy (one label), or a sigmoid output (several)",
+        ),
+        (
+            "probabilities-as-logits",
+            "a sigmoid/softmax output with a loss set `from_logits=True`",
+            "`from_logits=False`, or no activation on the output",
+        ),
+        (
+            "logits-as-probabilities",
+            "a linear output with a cross-entropy that expects probabilities",
+            "`from_logits=True`, or a softmax/sigmoid",
+        ),
+        (
+            "per-position-head",
+            "a Dense classification head straight on a 2-D feature map: one prediction per "
+            "position",
+            "a Flatten (or GlobalAveragePooling2D) before the head* (one label per image)",
+        ),
+    )
     code = "KF602"
     name = "loss-output-mismatch"
     severity = Severity.ERROR
@@ -41,12 +83,38 @@ class LossOutputMismatch(Rule):
     trigger = "the loss cannot fit the output layer"
 
 
+# A head after these gives one prediction per position of a feature map.
+FEATURE_MAP_LAYERS = re.compile(
+    r"^(Conv2D|SeparableConv2D|DepthwiseConv2D|Conv2DTranspose|(Max|Average)Pooling2D|"
+    r"UpSampling2D|ZeroPadding2D|Cropping2D|BatchNormalization|Activation|Dropout|ReLU)$"
+)
+
+
 def check_loss_fits_output(ctx: ModelContext) -> Iterator[Finding]:
+    graph = ctx.build.graph if ctx.build is not None else {}
     for out in ctx.contract.outputs:
+        where = f"output '{out.name}' ({out.units} unit{'s' if out.units != 1 else ''}, " + (
+            f"{out.activation})"
+        )
+        if out.units == 1 and out.activation == "softmax":
+            # Whatever the loss: softmax normalises over the units, and one unit is always 1.
+            yield LossOutputMismatch.finding(
+                what=f"{where}: a softmax over one unit always outputs 1.0",
+                why="softmax makes the units of an output sum to 1; with one unit every "
+                "prediction is 1.0, so the model cannot learn anything, without an error",
+                fix="two classes: Dense(1, activation='sigmoid') with binary_crossentropy; k "
+                "classes: Dense(k, activation='softmax') [no automatic fix]",
+                expected="sigmoid, or units > 1",
+                cause="softmax-one-unit",
+                received="softmax over 1 unit",
+            )
+            continue
+        head = _per_position_head(out, graph)
+        if head is not None and out.loss is not None and out.loss.name in CROSSENTROPY:
+            yield head
         if out.loss is None or out.units is None:
             continue
         loss, units, activation = out.loss.name, out.units, out.activation
-        where = f"output '{out.name}' ({units} unit{'s' if units != 1 else ''}, {activation})"
         if loss in CATEGORICAL_LOSSES and units == 1:
             clear = activation == "sigmoid"
             yield LossOutputMismatch.finding(
@@ -58,6 +126,7 @@ def check_loss_fits_output(ctx: ModelContext) -> Iterator[Finding]:
                 else "give the output one unit per class with softmax [no automatic fix]",
                 applicability=Applicability.SAFE if clear else Applicability.NONE,
                 expected="binary_crossentropy" if clear else "units > 1",
+                cause="categorical-one-unit",
                 received=loss,
             )
         elif loss in SPARSE_LOSSES and units == 1:
@@ -68,6 +137,7 @@ def check_loss_fits_output(ctx: ModelContext) -> Iterator[Finding]:
                 fix="for two classes use Dense(1, 'sigmoid') with binary_crossentropy, or "
                 "Dense(2, 'softmax') [no automatic fix]",
                 expected="units > 1",
+                cause="sparse-one-unit",
                 received=loss,
             )
         elif loss in BINARY_LOSSES and units > 2 and activation == "softmax":
@@ -79,6 +149,7 @@ def check_loss_fits_output(ctx: ModelContext) -> Iterator[Finding]:
                 fix="single-label: categorical_crossentropy; multi-label: a sigmoid output "
                 "[no automatic fix]",
                 expected="categorical_crossentropy or sigmoid",
+                cause="binary-on-softmax",
                 received=loss,
             )
         elif (
@@ -92,6 +163,7 @@ def check_loss_fits_output(ctx: ModelContext) -> Iterator[Finding]:
                 "[no automatic fix]",
                 severity=Severity.WARNING,
                 expected="from_logits=False",
+                cause="probabilities-as-logits",
                 received="from_logits=True",
             )
         elif (
@@ -108,8 +180,35 @@ def check_loss_fits_output(ctx: ModelContext) -> Iterator[Finding]:
                 "[no automatic fix]",
                 severity=Severity.WARNING,
                 expected="from_logits=True",
+                cause="logits-as-probabilities",
                 received="from_logits=False",
             )
+
+
+def _per_position_head(out: OutputSpec, graph: dict[str, LayerNode]) -> Finding | None:
+    """A Dense classification head on a feature map: one prediction per position."""
+    node = graph.get(out.name)
+    if out.layer_class != "Dense" or out.shape is None or len(out.shape) != 4 or node is None:
+        return None
+    parent = graph.get(node.parents[0]) if node.parents else None
+    if parent is None or not FEATURE_MAP_LAYERS.match(parent.class_name):
+        return None
+    edit = ArchitectureEdit("flatten_before", node.name, {}, f"a Flatten before '{node.name}'")
+    return LossOutputMismatch.finding(
+        what=f"output '{out.name}' gives {format_shape(out.shape)}: the Dense head reads the "
+        f"feature map of '{parent.name}' ({parent.class_name}) position by position",
+        why="a Dense layer acts on the last axis only: on (height, width, channels) it makes "
+        "one prediction per position, which fits per-pixel labels, not one label per image",
+        fix=f"one label per image: a Flatten (or GlobalAveragePooling2D) before '{node.name}' "
+        "[unsafe: kerasfix repair --unsafe-fixes]",
+        severity=Severity.WARNING,
+        applicability=Applicability.UNSAFE,
+        expected="(None, units)",
+        cause="per-position-head",
+        received=list(out.shape),
+        edit=edit.to_dict(),
+        layer=node.name,
+    )
 
 
 CHECKS = (Check(rules=(LossOutputMismatch,), scope="model", run=check_loss_fits_output),)

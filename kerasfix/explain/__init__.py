@@ -7,6 +7,7 @@ same shape rules `diagnose` uses decide it. A text about another kind of error m
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from kerasfix.checks.catalog import ALL_CODES
 from kerasfix.checks.kf1_shapes import check_input_shape
 from kerasfix.explain.catalog import CATALOGUE, Pattern
 from kerasfix.loaders.base import ArrayRef
+from kerasfix.model.architecture import ANSI
 from kerasfix.model.contract import InputSpec, ModelContract, format_shape
 from kerasfix.options import DiagnoseOptions
 
@@ -143,17 +145,91 @@ def _classify(pattern: Pattern, values: dict[str, Any]) -> list[tuple[str, str, 
             results.append(("KF105", "or, for token ids, a sequence length", c * 0.6))
         return results
     if kind == "rank":
-        want = values.get("expected_ndim")
-        found = values.get("found")
-        got = len(found) if isinstance(found, list) else values.get("found_ndim")
-        if not isinstance(want, int) or not isinstance(got, int):
+        # Texts that name a layer may be about the model's door or its inside; Keras 2's
+        # "Error when checking input" and TensorFlow's "rank at least" are the door's.
+        places = {"tf-op-rank": "op", "input-spec-ndim": "layer", "keras2-input-spec-ndim": "layer"}
+        return _classify_rank(values, c, places.get(pattern.id, "door"))
+    if kind == "window":
+        return [
+            (
+                "KF601",
+                "a convolution or pooling receives less than its window: the layers before it "
+                "shrank the input below zero (padding='same', one pooling fewer, or larger "
+                "inputs)",
+                c,
+            ),
+            ("KF106", "or images smaller than the size the model was built for", c * 0.6),
+        ]
+    if kind == "reshape":
+        inner = (
+            "KF601",
+            "a Reshape (or Flatten) inside the model gets another number of values than it "
+            "was built for",
+            c,
+        )
+        if pattern.id in ("tf-cannot-reshape", "tf-reshape-values") and not re.search(
+            r"reshape/Reshape|decoder|while", str(values.get("op")), re.I
+        ):
+            # At run time this is most often an image size that changed before a Flatten;
+            # a Reshape layer's own op, or one deep in a decoder or loop, is inside.
+            return [
+                ("KF106", "the data's image size differs from the one the model was built for", c),
+                (inner[0], inner[1], c * 0.9),
+            ]
+        return [inner]
+    if kind == "merge":
+        return [
+            (
+                "KF601",
+                "a merge layer (Concatenate, Add, ...) joins branches whose shapes differ",
+                c,
+            ),
+            ("KF105", "or inputs of different lengths for a model that joins them", c * 0.5),
+        ]
+    if kind == "matmul":
+        boundary: tuple[str, str] = (
+            "KF107",
+            "the data's feature count differs from what the Dense layer takes",
+        )
+        inside: tuple[str, str] = (
+            "KF601",
+            "a layer inside the model gets another size than its weights were built for (an "
+            "image size that changed before a Flatten, a recurrent or attention cell)",
+        )
+        # A bare MatMul, or a first Dense's: the data's features. One nested in cells or
+        # loops, a numbered op, or a run-time kernel mismatch: inside the model.
+        nested = bool(re.search(r"while|cell|rnn|attention|MatMul_\d", str(values.get("op")), re.I))
+        first, second = (inside, boundary) if nested or "rows" in values else (boundary, inside)
+        return [(first[0], first[1], c), (second[0], second[1], c * 0.85)]
+    if kind == "first_dim":
+        logits, labels = values.get("logits") or [], values.get("labels") or []
+        logits = logits if isinstance(logits, list) else [logits]
+        labels = labels if isinstance(labels, list) else [labels]
+        if not logits or not labels:
             return []
-        cause = f"the layer takes ndim={want}, the data has ndim={got}"
-        if got == want - 1:
-            return [("KF101", cause + ": an axis is missing (often a size-1 feature axis)", c)]
-        if got == want + 1:
-            return [("KF102", cause + ": one axis too many", c * 0.9)]
-        return [("KF100", cause, c * 0.8)]
+        per_logit, per_label = logits[0], labels[0]
+        if per_logit > per_label and per_logit % per_label == 0:
+            steps = per_logit // per_label
+            return [
+                (
+                    "KF602",
+                    f"the output gives {steps} predictions per sample (one per time step, or "
+                    "per position) while the labels hold one value per sample: "
+                    "return_sequences=False, or pooling/Flatten before the head",
+                    c,
+                ),
+                ("KF215", "or labels that should hold one value per step", c * 0.8),
+            ]
+        if per_label > per_logit and per_label % per_logit == 0:
+            return [
+                (
+                    "KF215",
+                    f"the labels hold {per_label // per_logit} values per sample, the output "
+                    "one prediction: labels per step against one output per sample",
+                    c,
+                )
+            ]
+        return [("KF215", "labels and predictions do not pair up", c * 0.8)]
     if kind == "index":
         index, dim = values.get("index"), values.get("input_dim")
         where = values.get("position")
@@ -228,7 +304,105 @@ def _classify(pattern: Pattern, values: dict[str, Any]) -> list[tuple[str, str, 
     return found
 
 
+# Layer names of a model as a whole: the text is about the model's inputs.
+MODEL_NAMES = re.compile(r"(sequential|functional|model)(_\d+)?")
+
+
+def _classify_rank(values: dict[str, Any], c: float, where: str) -> list[tuple[str, str, float]]:
+    """A layer that gets the wrong number of axes: at the model's door (the data, KF1xx) or
+    inside (the layer before it, KF601). Which one depends on the layer the text names."""
+    want = values.get("expected_ndim")
+    found = values.get("found")
+    got = len(found) if isinstance(found, list) else values.get("found_ndim")
+    if not isinstance(want, int) or not isinstance(got, int):
+        return []
+    cause = f"the layer takes ndim={want}, the data has ndim={got}"
+    if got == want - 1:
+        boundary = ("KF101", cause + ": an axis is missing (often a size-1 feature axis)", c)
+    elif got == want + 1:
+        boundary = ("KF102", cause + ": one axis too many", c * 0.9)
+    else:
+        boundary = ("KF100", cause, c * 0.8)
+    layer = str(values.get("layer") or "")
+    base = layer.split("/")[0]
+    named = str(values.get("named") or "")
+    if where == "door" or not layer or MODEL_NAMES.fullmatch(base):
+        return [boundary]
+    if named and "'None'" not in named:
+        # Keras 3 names the InputSpec of a model's input ("with name 'x'"): the door.
+        return [boundary, ("KF601", f"if '{base}' sits inside the model", boundary[2] * 0.7)]
+    inner_cause = (
+        f"if '{base}' follows another layer inside the model: that layer gives ndim={got} where "
+        f"'{base}' takes ndim={want}"
+        + (
+            " (an LSTM/GRU without return_sequences=True before it, a Flatten or Dense before "
+            "a recurrent or Conv1D layer)"
+            if got < want
+            else ""
+        )
+    )
+    boundary = (
+        boundary[0],
+        f"if '{base}' is the model's first layer: " + boundary[1],
+        boundary[2],
+    )
+    # Keras 3 checks a built model's inputs at its door ("Invalid input shape"): a text that
+    # names a layer comes from building the model, or from a model without an Input. A
+    # numbered name (lstm_1) is a second layer of its kind: not the first of the model.
+    # Keras 1-2 checked data at the model's door ("Error when checking input"): their
+    # "Input 0 is incompatible with layer X" comes from building the model.
+    inner_first = (
+        where == "op"
+        or bool(named)
+        or bool(values.get("keras2"))
+        or bool(re.search(r"_\d+$", base))
+    )
+    if inner_first:
+        return [("KF601", inner_cause, c), (boundary[0], boundary[1], boundary[2] * 0.8)]
+    return [boundary, ("KF601", inner_cause, boundary[2] * 0.8)]
+
+
+def confirm(
+    matches: list[Match], confirmed: dict[str, list[str]], first_layers: dict[str, bool]
+) -> list[Match]:
+    """With --model: the rules diagnose confirmed go first; a text naming a layer is about
+    the data (KF1xx) when that layer reads the model's input, and about the architecture
+    (KF601) when it sits inside (`first_layers`: layer name -> reads an input)."""
+
+    def rank(match: Match) -> tuple[int, float, int, str]:
+        boost = 0 if match.code in confirmed else 2
+        layer = str(match.values.get("layer") or "").split("/")[0]
+        if layer in first_layers:
+            inner = not first_layers[layer]
+            if (match.code == "KF601" and inner) or (match.code[:3] == "KF1" and not inner):
+                boost -= 1
+        return (boost, -match.confidence, match.position, match.code)
+
+    return sorted(matches, key=rank)
+
+
+def first_layers(model_path: str) -> dict[str, bool]:
+    """Every layer of the model's architecture: whether it reads a model input directly
+    (read from the saved config, without Keras; empty for a SavedModel)."""
+    from kerasfix.model.architecture import layer_graph
+    from kerasfix.model.patch import architecture, read_saved_config
+
+    if os.path.isdir(model_path):
+        return {}
+    graph = layer_graph(architecture(read_saved_config(model_path)))
+    return {
+        name: all(graph[p].class_name == "InputLayer" for p in node.parents if p in graph)
+        for name, node in graph.items()
+        if node.class_name != "InputLayer"
+    }
+
+
 def _fix(code: str) -> str:
+    if code.startswith("KF6"):
+        return (
+            "kerasfix diagnose MODEL (builds the architecture with Keras, names the layer "
+            "that breaks and the change that fixes it)"
+        )
     steps = "kerasfix diagnose MODEL DATA (finds the file, the array and the fix)"
     if code in REPAIRABLE:
         steps += "; then kerasfix repair MODEL DATA --out fixed/ --dry-run"
@@ -237,6 +411,7 @@ def _fix(code: str) -> str:
 
 def explain_text(text: str) -> list[Match]:
     """Every rule the text points to, most confident first (ties: earliest in the text)."""
+    text = ANSI.sub("", text)  # Keras 3 prints its messages in bold
     found: dict[str, Match] = {}
     for pattern in CATALOGUE:
         if pattern.context is not None and not re.search(pattern.context, text):
@@ -252,7 +427,8 @@ def explain_text(text: str) -> list[Match]:
                     code=code,
                     name=name,
                     confidence=confidence,
-                    values=values,
+                    # "named": which wording the text uses, not a value the user needs.
+                    values={k: v for k, v in values.items() if k != "named"},
                     cause=cause,
                     fix=_fix(code),
                     pattern=pattern.id,

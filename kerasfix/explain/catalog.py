@@ -43,12 +43,20 @@ CATALOGUE: tuple[Pattern, ...] = (
     ),
     Pattern(
         "input-spec-ndim",
-        r"Input \d+ (?:with name '[^']*' )?of layer [\"']?(?P<layer>[\w/.-]+)[\"']? is "
-        r"incompatible with the layer: expected (?:min_|max_)?ndim=(?P<expected_ndim>\d+), "
+        r"Input \d+ (?P<named>with name '[^']*' )?of layer [\"']?(?P<layer>[\w/.-]+)[\"']? is "
+        r"incompatible with the layer:(?: :)? expected (?:min_|max_)?ndim=(?P<expected_ndim>\d+), "
         rf"found ndim=(?P<found_ndim>\d+)\. Full shape received: (?P<found>{SHAPE})",
         "Keras 3, tf.keras 2.x",
         'ValueError: Input 0 of layer "lstm" is incompatible with the layer: expected '
         "ndim=3, found ndim=2. Full shape received: (None, 10)",
+        classify="rank",
+    ),
+    Pattern(
+        "keras2-input-spec-ndim",
+        r"Input \d+ is incompatible with layer (?P<keras2>(?P<layer>[\w/.-]+)): expected "
+        r"(?:min_|max_)?ndim ?(?:=|>=|<=) ?(?P<expected_ndim>\d+), found ndim=(?P<found_ndim>\d+)",
+        "Keras 1.x-2.x",
+        "ValueError: Input 0 is incompatible with layer lstm_2: expected ndim=3, found ndim=2",
         classify="rank",
     ),
     Pattern(
@@ -126,20 +134,198 @@ CATALOGUE: tuple[Pattern, ...] = (
     Pattern(
         "tf-reshape-values",
         r"Input to reshape is a tensor with (?P<values>\d+) values, but the requested shape "
-        r"requires a multiple of (?P<multiple>\d+)",
+        r"(?:requires a multiple of|has) (?P<multiple>\d+)(?P<op>[^\n]{0,300})",
         "TensorFlow 1.x-2.x",
         "InvalidArgumentError: Input to reshape is a tensor with 200704 values, but the "
         "requested shape requires a multiple of 150528",
         code="KF106",
-        confidence=0.45,
+        classify="reshape",
+        confidence=0.6,
     ),
+    # --- inside the model (KF601), and the boundary rule a text may also be --------------
     Pattern(
         "tf-negative-dimension",
         r"Negative dimension size caused by subtracting (?P<kernel>\d+) from (?P<size>\d+)",
-        "TensorFlow 1.x-2.x",
+        "TensorFlow 1.x-2.x, Keras 3 (running)",
         "ValueError: Negative dimension size caused by subtracting 2 from 1 for "
         "'max_pooling2d/MaxPool'",
         code="KF601",
+        classify="window",
+        confidence=0.85,
+    ),
+    Pattern(
+        "k3-output-size-negative",
+        r"(?i:computed output size would be (?:zero or )?negative)|The specified size "
+        r"contains a dimension with value <= 0|The shape of the input to \"Flatten\" is not "
+        r"fully defined \(got \([^)]*\b0\b",
+        "Keras 3",
+        "ValueError: Computed output size would be zero or negative. Received: "
+        "`inputs.shape=[None 1 1 4]`, `pool_size=[2 2]`, `strides=(2, 2)`, `padding=valid`.",
+        code="KF601",
+        classify="window",
+        confidence=0.85,
+    ),
+    Pattern(
+        "tf-output-dimension-downsampling",
+        r"One of the dimensions in the output is <= 0 due to downsampling in (?P<layer>[\w/.-]+)",
+        "tf.keras 2.x",
+        "ValueError: One of the dimensions in the output is <= 0 due to downsampling in "
+        "conv2d_3. Consider increasing the input size.",
+        code="KF601",
+        classify="window",
+        confidence=0.85,
+    ),
+    Pattern(
+        "k3-cropping-too-large",
+        r"Values in `cropping` argument should be smaller than the corresponding spatial "
+        r"dimension of the input|`cropping` parameter of `Cropping\dD` layer must be",
+        "Keras 3",
+        "ValueError: Values in `cropping` argument should be smaller than the corresponding "
+        "spatial dimension of the input. Received: input_shape=(None, 8, 8, 3), "
+        "cropping=((5, 5), (5, 5))",
+        code="KF601",
+        confidence=0.8,
+    ),
+    Pattern(
+        "k3-kernel-shape-length",
+        r"Kernel shape must have (?:the )?same length as input, but received kernel of shape "
+        rf"(?P<kernel>{SHAPE}) and input of shape (?P<found>{SHAPE})",
+        "Keras 3",
+        "ValueError: Kernel shape must have the same length as input, but received kernel of "
+        "shape (3, 3, 8) and input of shape (None, 28, 28, 3).",
+        code="KF601",
+        confidence=0.8,
+    ),
+    Pattern(
+        "k3-reshape-total-size",
+        r"The total size of the tensor must be unchanged[.,][^\n]{0,200}?Received: "
+        rf"input_shape=(?P<found>{SHAPE}), target_shape=(?P<target_shape>{SHAPE})",
+        "Keras 3",
+        "ValueError: The total size of the tensor must be unchanged. Received: "
+        "input_shape=(784,), target_shape=(28, 28, 3)",
+        code="KF601",
+        confidence=0.85,
+    ),
+    Pattern(
+        "keras2-reshape-total-size",
+        r"total size of (?:the )?new array must be unchanged",
+        "Keras 2.x, tf.keras 2.x",
+        "ValueError: total size of new array must be unchanged, input_shape = [784], "
+        "output_shape = [28, 28, 3]",
+        code="KF601",
+        classify="reshape",
+        confidence=0.75,
+    ),
+    Pattern(
+        "tf-cannot-reshape",
+        r"Cannot reshape a tensor with (?P<values>\d+) elements to shape "
+        r"\[(?P<target_dims>[\d,?\s-]+)\](?P<op>[^\n]{0,300})",
+        "TensorFlow 1.x-2.x",
+        "InvalidArgumentError: Cannot reshape a tensor with 2352 elements to shape "
+        "[32,784] (25088 elements) for '{{node sequential/flatten/Reshape}}'",
+        code="KF601",
+        classify="reshape",
+        confidence=0.6,
+    ),
+    Pattern(
+        "concatenate-shapes",
+        r"A `?Concatenate`? layer (?:requires|should be called on) inputs with matching "
+        r"shapes except for the concat(?:enation)? axis|\"concat\" mode can only merge layers "
+        r"with matching output shapes",
+        "Keras 2.x, tf.keras 2.x, Keras 3",
+        "ValueError: A `Concatenate` layer requires inputs with matching shapes except for "
+        "the concatenation axis. Received: input_shape=[(None, 10, 4), (None, 12, 4)]",
+        code="KF601",
+        classify="merge",
+        confidence=0.85,
+    ),
+    Pattern(
+        "tf-concat-dimension",
+        r"Dimension \d+ in both shapes must be equal, but are (?P<a_size>\d+) and "
+        r"(?P<b_size>\d+)[^\n]{0,400}?(?:ConcatV2|concat)",
+        "TensorFlow 2.x, Keras 3 (running)",
+        "InvalidArgumentError: Dimension 1 in both shapes must be equal, but are 15 and 14. "
+        "Shapes are [2,15,15] and [2,14,14]. for '{{node functional_1/skip_1/concat}} = "
+        "ConcatV2[N=2, T=DT_FLOAT, Tidx=DT_INT32]'",
+        code="KF601",
+        classify="merge",
+        confidence=0.8,
+    ),
+    Pattern(
+        "merge-incompatible",
+        rf"Inputs have incompatible shapes\. Received shapes (?P<a>{SHAPE}) and (?P<b>{SHAPE})|"
+        rf"Operands could not be broadcast together with shapes (?P<a2>{SHAPE}) ?(?P<b2>{SHAPE})|"
+        r"Only layers of same output shape can be merged using \w+ mode",
+        "Keras 3, Keras 2.x, tf.keras 2.x",
+        "ValueError: Inputs have incompatible shapes. Received shapes (10, 4) and (10, 5)",
+        code="KF601",
+        classify="merge",
+        confidence=0.8,
+    ),
+    Pattern(
+        "dot-axes",
+        r"Incompatible input shapes: axis values (?P<a>\d+) \(at axis \d+\) != (?P<b>\d+)|"
+        r"Dimension incompatibility using dot (?:product|mode)|Dot incompatible layers can not "
+        r"be merged|Cannot do batch_dot on inputs with shapes",
+        "Keras 3, Keras 2.x",
+        "ValueError: Incompatible input shapes: axis values 4 (at axis 2) != 5 (at axis 2). "
+        "Full input shapes: (None, 10, 4), (None, 10, 5)",
+        code="KF601",
+        confidence=0.8,
+    ),
+    Pattern(
+        "dense-undefined-last-dim",
+        r"The last dimension of the inputs to (?:a )?`?Dense`?(?: layer)? should be defined|"
+        r"Shapes used to initialize variables must be fully-defined|The shape of the input to "
+        r"\"Flatten\" is not fully defined",
+        "tf.keras 2.x, Keras 3",
+        "ValueError: The last dimension of the inputs to a Dense layer should be defined. "
+        "Found None. Full input shape received: (None, None)",
+        code="KF601",
+        confidence=0.8,
+    ),
+    Pattern(
+        "timedistributed-rank",
+        r"`TimeDistributed` Layer should be passed an `input_shape` with at least 3 dimensions",
+        "Keras 3",
+        "ValueError: `TimeDistributed` Layer should be passed an `input_shape` with at least 3 "
+        "dimensions, received: (None, 8)",
+        code="KF601",
+        confidence=0.85,
+    ),
+    Pattern(
+        "tf-matmul-dimensions",
+        r"Dimensions must be equal, but are (?P<a>\d+) and (?P<b>\d+) for "
+        r"(?P<op>[^\n]{0,200}?MatMul(?:_\d+)?)|"
+        r"Matrix size-incompatible: In\[0\]: \[(?P<rows>\d+),(?P<a2>\d+)\], "
+        r"In\[1\]: \[(?P<b2>\d+),",
+        "TensorFlow 1.x-2.x",
+        "ValueError: Dimensions must be equal, but are 3 and 1 for '{{node "
+        "sequential/dense/MatMul}} = MatMul[T=DT_FLOAT](sequential/Cast, "
+        "sequential/dense/MatMul/ReadVariableOp)' with input shapes: [?,3], [1,10].",
+        code="KF107",
+        classify="matmul",
+        confidence=0.6,
+    ),
+    Pattern(
+        "tf-op-rank",
+        # Not at a bare MatMul: custom code raises that as often as a model does.
+        r"Shape must be rank (?P<expected_ndim>\d+) but is rank (?P<found_ndim>\d+) for "
+        r"'?(?:\{\{node )?(?!MatMul\b)(?P<layer>[\w/.-]+)",
+        "TensorFlow 1.x-2.x",
+        "ValueError: Shape must be rank 4 but is rank 3 for 'conv2d/Conv2D' (op: 'Conv2D') with "
+        "input shapes: [?,28,28], [3,3,1,32].",
+        classify="rank",
+        confidence=0.7,
+    ),
+    Pattern(
+        "tf-logits-labels-first-dim",
+        r"logits and labels must have the same\s+first dimension, got logits shape "
+        r"\[(?P<logits>[\d,]+)\] and labels shape \[(?P<labels>[\d,]+)\]",
+        "TensorFlow 2.x, Keras 3",
+        "InvalidArgumentError: logits and labels must have the same first dimension, got "
+        "logits shape [320,5] and labels shape [32]",
+        classify="first_dim",
         confidence=0.8,
     ),
     # --- token ids and labels (KF2xx) ------------------------------------------------------

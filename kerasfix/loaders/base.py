@@ -29,6 +29,11 @@ class ArrayRef:
     # parsing the container and the header again: on a folder of small shards that parsing
     # costs more than the values themselves.
     raw: tuple[int, str, bool] | None = None
+    # Ragged sequences: the shape of one step, () for token ids, (features,) for sequences of
+    # feature vectors (`[[0.1, 0.2], [0.3, 0.4], ...]`); and the one length every sequence
+    # has, where they all share one (None: lengths differ, or not known without reading).
+    step_shape: tuple[int, ...] = ()
+    row_length: int | None = None
 
     @property
     def ndim(self) -> int:

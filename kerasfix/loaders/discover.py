@@ -17,7 +17,10 @@ Reader = Callable[[str, bool], list[ArrayRef]]
 
 
 def _read_npy(path: str, allow_pickle: bool) -> list[ArrayRef]:
-    return [npy.read_npy(path, allow_pickle)]
+    ref = npy.read_npy(path, allow_pickle)
+    if ref.kind == "O":  # only reached with --allow-pickle: sequences of different lengths?
+        ref = ragged.describe_object_member(path, None)
+    return [ref]
 
 
 def _read_tfrecord(path: str, allow_pickle: bool) -> list[ArrayRef]:
@@ -100,15 +103,17 @@ def read_data_file(
     label: str | None = None,
     image_size: tuple[int, int] | None = None,
     color_mode: str | None = None,
+    image_loading: images.ImageLoading | None = None,
     survey_plan: tfrecord.SurveyPlan | None = None,
     compression: str | None = None,
 ) -> DataFile:
     """The arrays a file holds, or the reason it cannot be read; never raises for bad data.
     `label`: a table's label column (--y), by name or index; `image_size`, `color_mode`:
-    --image-size, --color-mode; `survey_plan`, `compression`: what a TFRecord shard's one
-    pass counts, and --compression (None: detected)."""
+    --image-size, --color-mode; `image_loading`: every argument an image folder is read
+    with (it wins over the two before); `survey_plan`, `compression`: what a TFRecord
+    shard's one pass counts, and --compression (None: detected)."""
     if images.is_image_class_folder(path):
-        return images.read_image_folder(path, image_size, color_mode)
+        return images.read_image_folder(path, image_size, color_mode, image_loading)
     if tfrecord.is_tfrecord_name(path):
         return _read_shard(path, survey_plan, compression)
     ext = os.path.splitext(path)[1].lower()

@@ -90,6 +90,10 @@ class ImageSurvey:
     images: list[ImageInfo] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
+    # How the folder is read (image_dataset_from_directory's arguments): channels_first
+    # yields (N, C, H, W); label_mode "categorical" yields one-hot labels.
+    data_format: str = "channels_last"
+    label_mode: str = "int"
 
     @property
     def channels(self) -> int:
@@ -542,28 +546,61 @@ COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
 DEFAULT_COLOR_MODE = "rgb"
 
 
+@dataclass(frozen=True)
+class ImageLoading:
+    """The image_dataset_from_directory arguments a folder is read with (None: Keras's
+    defaults, 256x256, rgb, channels_last, int labels)."""
+
+    image_size: tuple[int, int] | None = None
+    color_mode: str | None = None
+    data_format: str | None = None
+    label_mode: str | None = None
+
+
 def read_image_folder(
-    path: str, image_size: tuple[int, int] | None = None, color_mode: str | None = None
+    path: str,
+    image_size: tuple[int, int] | None = None,
+    color_mode: str | None = None,
+    loading: ImageLoading | None = None,
 ) -> DataFile:
-    """The folder as image_dataset_from_directory yields it: x (N, H, W, C), y (N,); C is
-    what `color_mode` (default rgb) decodes every image to, whatever the files hold."""
-    found = survey(path, image_size)
+    """The folder as image_dataset_from_directory yields it: x (N, H, W, C) (or (N, C, H, W)
+    with data_format channels_first), y (N,) class indices (or (N, classes) one-hot with
+    label_mode categorical); C is what `color_mode` (default rgb) decodes every image to,
+    whatever the files hold."""
+    loading = loading or ImageLoading(image_size, color_mode)
+    found = survey(path, loading.image_size)
+    found.data_format = loading.data_format or "channels_last"
+    found.label_mode = loading.label_mode or "int"
     result = DataFile(path=path, format=IMAGE_FORMAT, survey=found)
     if not found.images and not found.unreadable:
         result.error = "an image-class folder with no images"
         return result
     count = len(found.images) + len(found.unreadable)
     height, width = found.image_size
-    channels = COLOR_MODES[color_mode or DEFAULT_COLOR_MODE]
-    result.arrays["x"] = ArrayRef(path, "x", (count, height, width, channels), "float32", "f")
-    result.arrays["y"] = ArrayRef(path, "y", (count,), "int32", "i")
+    channels = COLOR_MODES[loading.color_mode or DEFAULT_COLOR_MODE]
+    shape = (
+        (count, channels, height, width)
+        if found.data_format == "channels_first"
+        else (count, height, width, channels)
+    )
+    result.arrays["x"] = ArrayRef(path, "x", shape, "float32", "f")
+    if found.label_mode == "categorical":
+        classes = len(found.class_names)
+        result.arrays["y"] = ArrayRef(path, "y", (count, classes), "float32", "f")
+    else:
+        result.arrays["y"] = ArrayRef(path, "y", (count,), "int32", "i")
     return result
 
 
 def iter_label_chunks(ref: ArrayRef) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
-    """The class indices image_dataset_from_directory gives (label_mode="int"), in its order."""
-    labels = [label for label, _ in iter_class_files(ref.path)]
-    yield 0, np.asarray(labels, dtype=np.int32)
+    """The labels image_dataset_from_directory gives, in its order: class indices
+    (label_mode="int"), or one-hot rows when `ref` has a class axis (label_mode
+    "categorical")."""
+    labels = np.asarray([label for label, _ in iter_class_files(ref.path)], dtype=np.int32)
+    if len(ref.shape) == 2:
+        yield 0, np.eye(ref.shape[1], dtype=np.float32)[labels]
+        return
+    yield 0, labels
 
 
 # Signatures of the formats tf.io.decode_image reads (TFRecord bytes features hold the file).

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from kerasfix.loaders.base import ArrayRef, DataFile
+from kerasfix.loaders.ragged import as_rows
 from kerasfix.model.contract import ModelContract
 
 X_KEYS = ("x", "X", "x_train", "X_train", "inputs", "features")
@@ -67,6 +68,7 @@ def map_arrays(
     ):
         group.x = {contract.inputs[0].name: arrays["arr_0"]}
         group.y = {contract.outputs[0].name: arrays["arr_1"]}
+    group.y = label_rows(file, group.y)
     group.sample_weight = next((arrays[k] for k in SAMPLE_WEIGHT_KEYS if k in arrays), None)
     if not group.x and not options.x and len(contract.inputs) == 1:
         taken = {r.key for r in group.y.values()} | set(SAMPLE_WEIGHT_KEYS)
@@ -74,6 +76,17 @@ def map_arrays(
         if len(rest) == 1:  # a .npy, or a file holding a single array
             group.x = {contract.inputs[0].name: arrays[rest[0]]}
     return group
+
+
+def label_rows(file: DataFile, labels: dict[str, ArrayRef]) -> dict[str, ArrayRef]:
+    """Labels that are lists of one length (one-hot or multi-label rows in a `.jsonl`) are
+    one array, as `np.asarray` gives them to Keras, not sequences of class ids; the file's
+    own entry is replaced too, so repair reads and writes them as rows."""
+    rows = {name: as_rows(ref) for name, ref in labels.items()}
+    for ref in rows.values():
+        if ref.path == file.path and not ref.ragged and (ref.key or "") in file.arrays:
+            file.arrays[ref.key or ""] = ref
+    return rows
 
 
 def _pick(

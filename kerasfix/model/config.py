@@ -84,6 +84,7 @@ def contract_from_config(
     loss_config: Any = None,
     compiled: bool = False,
     keras_version: str | None = None,
+    proven_buildable: bool = False,
 ) -> ModelContract:
     """The data contract of a model config (`{"class_name": ..., "config": ...}`)."""
     if not isinstance(model_config, dict) or "class_name" not in model_config:
@@ -113,6 +114,7 @@ def contract_from_config(
         unsafe_layers=unsafe,
         keras_version=keras_version,
         compiled=compiled or loss_config is not None,
+        proven_buildable=proven_buildable,
     )
 
 
@@ -207,7 +209,7 @@ def _stateful_layers(model_config: dict[str, Any]) -> Iterator[str]:
 # --- layers and the graph ----------------------------------------------------------------
 
 
-def _layer_list(model_config: dict[str, Any]) -> list[dict[str, Any]]:
+def layer_list(model_config: dict[str, Any]) -> list[dict[str, Any]]:
     config = model_config.get("config")
     # Keras 2.2 saved a Sequential's config as the bare list of layers.
     layers = config if isinstance(config, list) else (config or {}).get("layers")
@@ -216,13 +218,13 @@ def _layer_list(model_config: dict[str, Any]) -> list[dict[str, Any]]:
     return layers
 
 
-def _layer_name(raw: dict[str, Any]) -> str:
+def layer_name(raw: dict[str, Any]) -> str:
     config = raw.get("config")
     config = config if isinstance(config, dict) else {}
     return str(raw.get("name") or config.get("name") or raw.get("class_name"))
 
 
-def _parents(raw: dict[str, Any]) -> tuple[str, ...]:
+def layer_parents(raw: dict[str, Any]) -> tuple[str, ...]:
     """Names of the layers whose outputs a Functional layer reads as its (positional) inputs."""
     names: list[str] = []
     for node in raw.get("inbound_nodes") or []:
@@ -282,7 +284,7 @@ def _dtype(config: dict[str, Any], default: str = "float32") -> str:
     return default
 
 
-def _declared_batch_shape(layer: dict[str, Any]) -> Shape | None:
+def declared_batch_shape(layer: dict[str, Any]) -> Shape | None:
     """The input shape a first layer declares, as Keras's Sequential reads it."""
     config = _dict(layer.get("config"))
     for key in ("batch_shape", "batch_input_shape"):
@@ -308,14 +310,14 @@ def _read_model(model_config: dict[str, Any]) -> tuple[list[InputSpec], list[Out
 
 
 def _read_sequential(model_config: dict[str, Any]) -> tuple[list[InputSpec], list[OutputSpec]]:
-    raw_layers = _layer_list(model_config)
+    raw_layers = layer_list(model_config)
     if not raw_layers:
         raise ConfigError("the Sequential model has no layers")
     first = raw_layers[0]
     body = raw_layers[1:] if first.get("class_name") == "InputLayer" else raw_layers
     if not body:
         raise ConfigError("the Sequential model has only an InputLayer")
-    batch_shape = _declared_batch_shape(first)
+    batch_shape = declared_batch_shape(first)
     if batch_shape is None and first.get("class_name") in MODEL_CLASSES:
         # Sequential([base_model, ...]): the input is the nested model's input.
         inner_inputs, _ = _read_model(first)
@@ -333,7 +335,7 @@ def _read_sequential(model_config: dict[str, Any]) -> tuple[list[InputSpec], lis
     if first.get("class_name") == "InputLayer":
         name = str(first_config.get("name") or "input_layer")
     else:  # Keras 2 named the implicit input after the first layer
-        name = f"{_layer_name(first)}_input"
+        name = f"{layer_name(first)}_input"
     consumer = body[0]
     inp = InputSpec(
         name=name,
@@ -344,8 +346,7 @@ def _read_sequential(model_config: dict[str, Any]) -> tuple[list[InputSpec], lis
         data_format=_data_format(consumer),
     )
     layers = [
-        _Layer(_layer_name(r), str(r.get("class_name")), _dict(r.get("config")), r, ())
-        for r in body
+        _Layer(layer_name(r), str(r.get("class_name")), _dict(r.get("config")), r, ()) for r in body
     ]
     for previous, layer in itertools.pairwise(layers):
         layer.parents = (previous.name,)
@@ -354,9 +355,9 @@ def _read_sequential(model_config: dict[str, Any]) -> tuple[list[InputSpec], lis
 
 
 def _read_functional(model_config: dict[str, Any]) -> tuple[list[InputSpec], list[OutputSpec]]:
-    raw_layers = _layer_list(model_config)
+    raw_layers = layer_list(model_config)
     layers = [
-        _Layer(_layer_name(r), str(r.get("class_name")), _dict(r.get("config")), r, _parents(r))
+        _Layer(layer_name(r), str(r.get("class_name")), _dict(r.get("config")), r, layer_parents(r))
         for r in raw_layers
     ]
     by_name = {layer.name: layer for layer in layers}
@@ -379,7 +380,7 @@ def _read_functional(model_config: dict[str, Any]) -> tuple[list[InputSpec], lis
         if name not in by_name:
             raise ConfigError(f"the config names input layer {name!r}, which it does not define")
         layer = by_name[name]
-        batch_shape = _declared_batch_shape(layer.raw)
+        batch_shape = declared_batch_shape(layer.raw)
         if batch_shape is None:
             raise ConfigError(f"input layer {name!r} declares no shape")
         consumers = [c for c in children.get(name, []) if c.class_name not in _OP_LIKE]
@@ -418,7 +419,7 @@ def _embedding_of(raw: dict[str, Any]) -> tuple[EmbeddingSpec, ...]:
     output_dim = config.get("output_dim")
     return (
         EmbeddingSpec(
-            layer=_layer_name(raw),
+            layer=layer_name(raw),
             input_dim=input_dim,
             output_dim=output_dim if isinstance(output_dim, int) else None,
             mask_zero=bool(config.get("mask_zero", False)),
@@ -464,12 +465,16 @@ def _output_spec(layer: _Layer, by_name: dict[str, _Layer]) -> OutputSpec:
         # A recurrent layer gives its last step, or every step with return_sequences.
         steps = (build_input[1],) if source.config.get("return_sequences") else ()
         shape = (build_input[0], *steps, units)
+    before = by_name.get(source.parents[0]) if source.parents else None
     return OutputSpec(
         name=layer.name,
         layer_class=layer.class_name,
         shape=shape,
         units=units,
         activation=activation,
+        parent=None
+        if before is None
+        else (before.class_name, before.name, bool(before.config.get("return_sequences"))),
     )
 
 
@@ -492,10 +497,12 @@ def parse_loss(value: Any) -> LossSpec | None:
             return LossSpec(canonical_loss_name(config))
         from_logits = config.get("from_logits") if isinstance(config, dict) else None
         ignore = config.get("ignore_class") if isinstance(config, dict) else None
+        axis = config.get("axis") if isinstance(config, dict) else None
         return LossSpec(
             canonical_loss_name(value["class_name"]),
             from_logits if isinstance(from_logits, bool) else None,
             ignore if isinstance(ignore, int) and not isinstance(ignore, bool) else None,
+            axis if isinstance(axis, int) and not isinstance(axis, bool) else None,
         )
     return None
 
@@ -513,7 +520,4 @@ def _attach_losses(outputs: list[OutputSpec], loss_config: Any) -> list[OutputSp
         per_output = [parse_loss(v) for v in loss_config] + [None] * len(outputs)
     else:
         per_output = [None] * len(outputs)
-    return [
-        OutputSpec(o.name, o.layer_class, o.shape, o.units, o.activation, loss)
-        for o, loss in zip(outputs, per_output, strict=False)
-    ]
+    return [dataclasses.replace(o, loss=loss) for o, loss in zip(outputs, per_output, strict=False)]

@@ -80,13 +80,19 @@ class LossSpec:
     from_logits: bool | None = None
     # A label value the loss skips (SparseCategoricalCrossentropy(ignore_class=-1)).
     ignore_class: int | None = None
+    # The axis the loss reduces over, where its config states one (CategoricalCrossentropy's
+    # `axis`, -1 by default: the classes).
+    axis: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "name": self.name,
             "from_logits": self.from_logits,
             "ignore_class": self.ignore_class,
         }
+        if self.axis not in (None, -1):
+            described["axis"] = self.axis
+        return described
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,9 @@ class OutputSpec:
     units: int | None
     activation: str | None
     loss: LossSpec | None = None
+    # The layer the head reads: (class name, layer name, whether it returns every step), for
+    # naming the fix when the head keeps a time or spatial axis the labels do not have.
+    parent: tuple[str, str, bool] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +139,9 @@ class ModelContract:
     keras_version: str | None = None
     compiled: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # The file proves Keras built this architecture for its declared inputs: saved with its
+    # weights (and, for .keras, with build shapes that match the declared inputs).
+    proven_buildable: bool = False
 
     @property
     def fixed_batch_size(self) -> int | None:

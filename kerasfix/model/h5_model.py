@@ -38,6 +38,10 @@ def read_h5_model(path: str) -> ModelContract:
                 model_config = _string_attr(f.attrs, "model_config")
                 training_config = _string_attr(f.attrs, "training_config")
                 version = f.attrs.get("keras_version")
+                # Keras writes weights only for a model it built: the architecture builds.
+                weights = f.get("model_weights")
+                names = weights.attrs.get("layer_names", ()) if weights is not None else ()
+                holds_weights = len(names) > 0
         except MemoryError:
             raise ModelReadError(
                 path, "its attributes claim more memory than a config takes"
@@ -60,4 +64,5 @@ def read_h5_model(path: str) -> ModelContract:
         loss_config=loss,
         compiled=training_config is not None,
         keras_version=version if isinstance(version, str) else None,
+        proven_buildable=holds_weights,
     )

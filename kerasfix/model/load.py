@@ -9,6 +9,7 @@ from typing import Any
 
 from kerasfix import safeio
 from kerasfix.errors import ModelReadError
+from kerasfix.model.architecture import proven_buildable
 from kerasfix.model.config import ConfigError, contract_from_config
 from kerasfix.model.contract import ModelContract
 
@@ -125,6 +126,7 @@ def _read_keras_zip(path: str) -> ModelContract:
                 )
             except (KeyError, ConfigError):
                 metadata = {}
+            holds_weights = "model.weights.h5" in archive.namelist()
     except zipfile.BadZipFile as exc:
         raise ModelReadError(path, f"a damaged .keras zip ({exc})") from None
     except RuntimeError as exc:  # zipfile raises RuntimeError for encrypted members
@@ -142,6 +144,7 @@ def _read_keras_zip(path: str) -> ModelContract:
         loss_config=loss,
         compiled=isinstance(compile_config, dict),
         keras_version=version if isinstance(version, str) else None,
+        proven_buildable=proven_buildable(config, holds_weights),
     )
 
 

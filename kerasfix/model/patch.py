@@ -160,3 +160,111 @@ def loss_name(value: Any) -> str | None:
 
 def dumps(model: dict[str, Any]) -> str:
     return json.dumps(model)
+
+
+def _layer_entry(model: dict[str, Any], name: str) -> dict[str, Any]:
+    """The `{"class_name", "config", ...}` entry of layer `name`, nested models included."""
+    stack: list[Any] = [model]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            config = node.get("config")
+            if (
+                "class_name" in node
+                and isinstance(config, dict)
+                and (config.get("name") == name or node.get("name") == name)
+            ):
+                return node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    raise ConfigError(f"no layer named {name!r} in the config")
+
+
+def with_architecture_edit(model: dict[str, Any], edit: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the config with one KF601 edit applied (checks/kf6_architecture.py names
+    them), every recorded build shape removed: Keras builds each layer for what it now gets."""
+    kind, name, params = edit["kind"], str(edit["layer"]), dict(edit.get("params") or {})
+    if kind == "channel_axis":
+        return with_input_shape(model, name, tuple(params["batch_shape"]))
+    patched = copy.deepcopy(model)
+    entry = _layer_entry(patched, name)
+    config = entry["config"]
+    if kind == "return_sequences":
+        targets = [config]
+        if entry.get("class_name") == "Bidirectional":
+            targets = [
+                inner["config"]
+                for inner in (config.get("layer"), config.get("backward_layer"))
+                if isinstance(inner, dict) and isinstance(inner.get("config"), dict)
+            ]
+        for target in targets:
+            target["return_sequences"] = True
+    elif kind == "padding_same":
+        config["padding"] = "same"
+    elif kind == "flatten_before":
+        _insert_flatten(patched, entry)
+    else:
+        raise ConfigError(f"unknown architecture edit {kind!r}")
+    _strip_build_shapes(patched)
+    return patched
+
+
+def _insert_flatten(model: dict[str, Any], target: dict[str, Any]) -> None:
+    """A Flatten layer that reads what `target` read, and `target` reading the Flatten."""
+    name = f"flatten_before_{target['config'].get('name') or target.get('name')}"
+    flatten: dict[str, Any] = {
+        "module": "keras.layers",
+        "class_name": "Flatten",
+        "config": {"name": name, "trainable": True, "data_format": "channels_last"},
+        "registered_name": None,
+    }
+    if "dtype" in target["config"]:
+        flatten["config"]["dtype"] = copy.deepcopy(target["config"]["dtype"])
+    stack: list[Any] = [model]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            layers = node.get("layers")
+            if isinstance(layers, list) and any(layer is target for layer in layers):
+                index = next(i for i, layer in enumerate(layers) if layer is target)
+                if "inbound_nodes" in target:  # Functional: rewire the target's input
+                    flatten["name"] = name
+                    flatten["inbound_nodes"] = target["inbound_nodes"]
+                    # A placeholder shape: Keras replaces the tensor by the Flatten's output.
+                    shape = _first_tensor_shape(target["inbound_nodes"]) or [None, None]
+                    target["inbound_nodes"] = [
+                        {
+                            "args": [
+                                {
+                                    "class_name": "__keras_tensor__",
+                                    "config": {
+                                        "shape": [shape[0], None],
+                                        "dtype": "float32",
+                                        "keras_history": [name, 0, 0],
+                                    },
+                                }
+                            ],
+                            "kwargs": {},
+                        }
+                    ]
+                layers.insert(index, flatten)
+                return
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    raise ConfigError("the layer to flatten before is in no list of layers")
+
+
+def _first_tensor_shape(nodes: Any) -> list[Any] | None:
+    stack: list[Any] = [nodes]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, dict):
+            if node.get("class_name") == "__keras_tensor__":
+                shape = (node.get("config") or {}).get("shape")
+                return list(shape) if isinstance(shape, list) else None
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None

@@ -127,6 +127,19 @@ def _runs_on(model: Any, input_name: str, data_shape: Shape) -> str | None:
     return None
 
 
+def _breaking_layer(model: dict[str, Any], input_name: str, shape: Shape) -> tuple[str, str | None]:
+    """The layer the shape breaks, as the KF601 replay names it ("" when none does)."""
+    from kerasfix.model.build import build_architecture
+
+    try:
+        brk = build_architecture(with_input_shape(model, input_name, shape)).broken
+    except Exception:  # naming the layer is a courtesy; Keras's own message stands
+        return "", None
+    if brk is None or brk.name is None:
+        return "", None
+    return f"{brk.where} cannot take {', '.join(map(format_shape, brk.received))}: ", brk.name
+
+
 def input_patch(model_path: str, input_name: str, candidates: tuple[Shape, ...]) -> Verdict:
     """The first candidate batch_shape that Keras builds with every weight unchanged and that
     runs on a batch of the data's shape (the last candidate is the data's own shape)."""
@@ -140,11 +153,17 @@ def input_patch(model_path: str, input_name: str, candidates: tuple[Shape, ...])
             built = _build(with_input_shape(model, input_name, candidate))
             patched = _weights(built)
         except Exception as exc:  # Keras says why a shape cannot be built, in many types
-            verdict = Verdict(False, candidate, f"Keras cannot build it: {_first_line(exc)}")
+            where, layer = _breaking_layer(model, input_name, candidate)
+            verdict = Verdict(
+                False, candidate, f"Keras cannot build it: {where}{_first_line(exc)}", layer
+            )
             continue
         failure = _runs_on(built, input_name, data_shape)
         if failure is not None:
-            verdict = Verdict(False, candidate, f"Keras builds it but cannot run it: {failure}")
+            where, layer = _breaking_layer(model, input_name, data_shape)
+            verdict = Verdict(
+                False, candidate, f"Keras builds it but cannot run it: {where}{failure}", layer
+            )
             continue
         changed = [
             (name, kind, old, patched[name][1])

@@ -16,7 +16,7 @@ import numpy as np
 from kerasfix import __version__
 from kerasfix.api import Diagnosis, run_diagnosis
 from kerasfix.errors import WriteError
-from kerasfix.findings import Report
+from kerasfix.findings import Report, Severity
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.chunks import iter_chunks
 from kerasfix.options import DiagnoseOptions
@@ -39,6 +39,8 @@ class RepairOutcome:
     verification: Report | None = None
     failed_claims: list[dict[str, Any]] = field(default_factory=list)
     fit: dict[str, Any] | None = None
+    # Errors the repaired outputs still show against the (patched) model.
+    not_fitting: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _row_count(ref: ArrayRef) -> int:
@@ -47,7 +49,14 @@ def _row_count(ref: ArrayRef) -> int:
 
 def _nonfinite_rows(ref: ArrayRef) -> Array:
     bad = np.zeros(_row_count(ref), dtype=bool)
-    if ref.kind not in "fc" or ref.ragged:
+    if ref.kind not in "fc":
+        return bad
+    if ref.ragged:  # sequences (of feature vectors): a row is bad if any value is
+        from kerasfix.loaders.ragged import iter_sequences
+
+        for row0, sequences in iter_sequences(ref):
+            for i, sequence in enumerate(sequences):
+                bad[row0 + i] = not np.isfinite(sequence).all()
         return bad
     for row0, chunk in iter_chunks(ref):
         if chunk.ndim == 0:
@@ -220,7 +229,9 @@ def apply_plan(
                 entry = _write_file(file, diagnosis, keeps, plan.out_dir)
                 _journal(plan.out_dir, entry)
             entries.append(entry)
-        model_entry = _write_model(plan, model_path, options) if plan.model_actions else None
+        model_entry = (
+            _write_model(plan, model_path, options, diagnosis) if plan.model_actions else None
+        )
     except OSError as exc:
         # Disk full, permissions, a read-only --out: the user's to fix; nothing half-written.
         raise WriteError(f"cannot write under {plan.out_dir}: {exc.strerror or exc}") from None
@@ -243,10 +254,24 @@ def apply_plan(
     if model_entry is not None and not model_entry["check"]["same_outputs"]:
         # The weights did not carry over: the patched model is not the user's model.
         outcome.failed_claims.append({"path": plan.model_output, "key": None, "code": "outputs"})
+    if model_entry is not None and not model_entry["check"].get("trains", True):
+        # An architecture edit Keras could not confirm end to end is not a repair.
+        outcome.failed_claims.append({"path": plan.model_output, "key": None, "code": "KF601"})
+    # Findings the written data still has (codes no action claimed, or that the repair
+    # brought): data that still does not fit the model is no successful repair.
+    outcome.not_fitting = [
+        {"path": r.path, "key": r.key, "code": f.code, "name": f.name, "what": f.what}
+        for r in (outcome.verification.results if outcome.verification is not None else [])
+        if r.role != "model"
+        for f in r.findings
+        if f.severity >= Severity.ERROR
+    ]
     manifest["verification"] = {
         "status": "fail" if outcome.failed_claims else "pass",
         "model": checked_model,
         "still_present": outcome.failed_claims,
+        "fits_model": not outcome.not_fitting,
+        "not_fitting": outcome.not_fitting,
     }
     write_manifest(plan.out_dir, manifest)
     with contextlib.suppress(FileNotFoundError):
@@ -329,12 +354,16 @@ def _journal(out_dir: str, entry: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
-def _write_model(plan: RepairPlan, model_path: str, options: DiagnoseOptions) -> dict[str, Any]:
+def _write_model(
+    plan: RepairPlan, model_path: str, options: DiagnoseOptions, diagnosis: Diagnosis
+) -> dict[str, Any]:
     """DIR/model.keras: the saved architecture with the patches and the original weights,
     checked by loading it fresh with Keras."""
     from kerasfix.model import trace
 
     actions = [a for _, _, a in plan.model_actions]
+    if any(a.action == "edit_architecture" for a in actions):
+        return _write_edited(plan, model_path, actions, options, diagnosis)
     inputs = {
         a.params["input"]: tuple(a.params["batch_shape"])
         for a in actions
@@ -352,6 +381,51 @@ def _write_model(plan: RepairPlan, model_path: str, options: DiagnoseOptions) ->
             model_path, tmp, inputs, losses, options.trust_model, embeddings=grown
         )
         sha_out = sha256_file(tmp)
+    return _model_entry(plan, model_path, sha_out, actions, check)
+
+
+def _write_edited(
+    plan: RepairPlan,
+    model_path: str,
+    actions: list[Any],
+    options: DiagnoseOptions,
+    diagnosis: Diagnosis,
+) -> dict[str, Any]:
+    """DIR/model.json or DIR/model.keras with the KF601 edits, written and checked by Keras in
+    the run's Keras child: it builds, maps a batch of the data, trains one step."""
+    from kerasfix.model.keras_child import KerasError, KerasUnavailable, shared_child
+    from kerasfix.model.rebuild import write_edited_model
+    from kerasfix.repair.fit import data_batch
+
+    edits = list({json.dumps(a.params, sort_keys=True): a.params for a in actions}.values())
+    batch_x, batch_y = data_batch(diagnosis, plan)
+    final = os.path.join(plan.out_dir, plan.model_output)
+    suffix = os.path.splitext(plan.model_output)[1]
+    with atomic_path(final, suffix=suffix) as tmp:
+        try:
+            # The child keeps the directory it started in: every path goes absolute.
+            check = shared_child().call(
+                write_edited_model,
+                os.path.abspath(model_path),
+                edits,
+                os.path.abspath(tmp),
+                batch_x,
+                batch_y,
+                options.trust_model,
+            )
+        except (KerasUnavailable, KerasError) as exc:
+            raise WriteError(f"Keras could not write the edited model: {exc}") from None
+        if not check.get("builds"):  # nothing worth keeping was written
+            raise WriteError(f"the edited model does not build: {check.get('error')}")
+        sha_out = sha256_file(tmp)
+    check["same_outputs"] = True  # the edit changes the computation; no comparison applies
+    return _model_entry(plan, model_path, sha_out, actions, check)
+
+
+def _model_entry(
+    plan: RepairPlan, model_path: str, sha_out: str, actions: list[Any], check: dict[str, Any]
+) -> dict[str, Any]:
+    """The manifest's record of the written model."""
     return {
         "input": model_path,
         "output": plan.model_output,

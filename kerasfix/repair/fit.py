@@ -17,6 +17,7 @@ from kerasfix.errors import DataReadError, UsageError
 from kerasfix.loaders import DataFile, read_data_file
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.chunks import iter_chunks
+from kerasfix.loaders.images import COLOR_MODES, ImageSurvey
 from kerasfix.loaders.ragged import iter_sequences
 from kerasfix.records import as_parsed
 from kerasfix.repair.plan import RepairPlan
@@ -45,6 +46,61 @@ def _head(ref: ArrayRef, rows: int) -> np.ndarray[Any, Any] | None:
     return np.concatenate(parts) if parts else np.zeros((0,))
 
 
+def data_batch(diagnosis: Diagnosis, plan: RepairPlan) -> tuple[Any, Any]:
+    """The first rows of the first group's inputs and labels, as repaired (None where the run
+    has no such data): an array for one input or output, else a dict by name."""
+    group = next((g for g in diagnosis.groups if g.x), None)
+    if group is None:
+        return None, None
+    written = {f.path: os.path.join(plan.out_dir, f.output) for f in plan.files if f.actions}
+
+    def current(ref: ArrayRef) -> ArrayRef:
+        if ref.path not in written:
+            return ref
+        return read_data_file(written[ref.path]).arrays[ref.key or ""]
+
+    def heads(refs: dict[str, ArrayRef]) -> Any:
+        if not refs:
+            return None
+        rows = min(MAX_ROWS, *(r.shape[0] for r in refs.values()))
+        found = {name: _head(current(ref), rows) for name, ref in refs.items()}
+        if any(v is None for v in found.values()):
+            return None
+        return next(iter(found.values())) if len(found) == 1 else found
+
+    return heads(group.x), heads(group.y)
+
+
+def _image_survey(diagnosis: Diagnosis, group: Any) -> ImageSurvey | None:
+    ref = next(iter(group.x.values()))
+    file = diagnosis.files.get(ref.path)
+    return None if file is None else file.survey
+
+
+def _image_batch(
+    keras: Any, folder: str, survey: ImageSurvey, group: Any, rows: int
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The first batch of an image-class folder, read by Keras as diagnose read it."""
+    x_ref = next(iter(group.x.values()))
+    first = survey.data_format == "channels_first"
+    channels = x_ref.shape[1] if first else x_ref.shape[-1]
+    modes = {count: mode for mode, count in COLOR_MODES.items()}
+    if channels not in modes:
+        raise ValueError(f"no color_mode decodes images to {channels} channels")
+    dataset = keras.utils.image_dataset_from_directory(
+        folder,
+        label_mode=survey.label_mode,
+        color_mode=modes[channels],
+        image_size=survey.image_size,
+        batch_size=rows,
+        shuffle=False,
+        data_format=survey.data_format,
+        verbose=False,
+    )
+    pixels, labels = next(iter(dataset))
+    return np.asarray(pixels), np.asarray(labels)
+
+
 def verify_fit(
     model_path: str, diagnosis: Diagnosis, plan: RepairPlan, trust_model: bool
 ) -> dict[str, Any]:
@@ -71,29 +127,53 @@ def verify_fit(
     group = next((g for g in diagnosis.groups if g.x and g.y), None)
     if group is None:
         return {"status": "skipped", "reason": "no data file pairs inputs with labels"}
-    xs = {name: current(ref) for name, ref in group.x.items()}
-    ys = {name: current(ref) for name, ref in group.y.items()}
-    rows = contract.fixed_batch_size or min(MAX_ROWS, *(r.shape[0] for r in xs.values()))
-    try:
-        heads = {("x", n): _head(r, rows) for n, r in xs.items()} | {
-            ("y", n): _head(r, rows) for n, r in ys.items()
-        }
-    except DataReadError as exc:  # encoded images in TFRecord features are never decoded
-        return {"status": "skipped", "reason": exc.reason}
-    for (side, name), head in heads.items():
-        inp = contract.input_named(name) if side == "x" else None
-        if head is not None and inp is not None:
-            # A TFRecord list is a flat sample: the parse spec gives it the input's shape.
-            heads[(side, name)] = as_parsed(head, inp.sample_shape)
-    if any(h is None for h in heads.values()):
-        return {"status": "skipped", "reason": "the data still holds sequences of several lengths"}
-    x = {n: h for (side, n), h in heads.items() if side == "x" and h is not None}
-    y = {n: h for (side, n), h in heads.items() if side == "y" and h is not None}
+    survey = _image_survey(diagnosis, group)
+    x: dict[str, np.ndarray[Any, Any]] = {}
+    y: dict[str, np.ndarray[Any, Any]] = {}
+    if survey is None:
+        xs = {name: current(ref) for name, ref in group.x.items()}
+        ys = {name: current(ref) for name, ref in group.y.items()}
+        rows = contract.fixed_batch_size or min(MAX_ROWS, *(r.shape[0] for r in xs.values()))
+        try:
+            heads = {("x", n): _head(r, rows) for n, r in xs.items()} | {
+                ("y", n): _head(r, rows) for n, r in ys.items()
+            }
+        except DataReadError as exc:  # encoded images in TFRecord features are never decoded
+            return {"status": "skipped", "reason": exc.reason}
+        for (side, name), head in heads.items():
+            inp = contract.input_named(name) if side == "x" else None
+            if head is not None and inp is not None:
+                # A TFRecord list is a flat sample: the parse spec gives it the input's shape.
+                heads[(side, name)] = as_parsed(head, inp.sample_shape)
+        if any(h is None for h in heads.values()):
+            return {
+                "status": "skipped",
+                "reason": "the data still holds sequences of several lengths",
+            }
+        x = {n: h for (side, n), h in heads.items() if side == "x" and h is not None}
+        y = {n: h for (side, n), h in heads.items() if side == "y" and h is not None}
 
     from kerasfix.model.quiet import import_keras
 
     os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the check runs on the CPU, as documented
     keras = import_keras()
+    if survey is not None:
+        # An image-class folder (the repaired one, where it was written): its first batch as
+        # image_dataset_from_directory yields it, with the arguments diagnose read it with.
+        folder = written.get(survey.root, survey.root)
+        rows = contract.fixed_batch_size or MAX_ROWS
+        try:
+            pixels, labels = _image_batch(keras, folder, survey, group, rows)
+        except Exception as exc:  # Keras and TensorFlow raise many types for bad images
+            text = str(exc).strip().splitlines()
+            return {
+                "status": "fail",
+                "error": f"the image folder {folder} does not load as the model needs it: "
+                + (text[-1] if text else type(exc).__name__),
+            }
+        rows = len(pixels)
+        x = {next(iter(group.x)): pixels}
+        y = {next(iter(group.y)): labels}
 
     keras.backend.clear_session()  # names of earlier models in this process must not clash
     try:
@@ -115,7 +195,16 @@ def verify_fit(
     x_in = x if len(x) > 1 else next(iter(x.values()))
     y_in = y if len(y) > 1 else next(iter(y.values()))
     try:
-        loss = model.train_on_batch(x_in, y_in)
+        try:
+            loss = model.train_on_batch(x_in, y_in)
+        except Exception as exc:
+            if "only supports NHWC" not in str(exc):
+                raise
+            # channels_first convolutions: TensorFlow's own CPU kernels (oneDNN is off, to
+            # keep its chatter off stderr) train only NHWC; XLA compiles NCHW on the CPU.
+            optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+            model.compile(optimizer=optimizer, loss=model.loss, jit_compile=True)
+            loss = model.train_on_batch(x_in, y_in)
     except Exception as exc:  # Keras raises many types; the message is what the user needs
         text = str(exc).strip().splitlines()
         return {"status": "fail", "rows": rows, "error": text[-1] if text else type(exc).__name__}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from kerasfix.api import Diagnosis
@@ -192,8 +192,15 @@ def _pad_ragged(
             truncating=o.truncating,
             value=o.pad_value,
             dtype=dtype,
+            **_steps(ref),
         )
     ]
+
+
+def _steps(ref: ArrayRef) -> dict[str, Any]:
+    """Sequences of feature vectors pad to (maxlen, features): the step shape travels with
+    the action (token lists need none)."""
+    return {"step_shape": list(ref.step_shape)} if ref.step_shape else {}
 
 
 def _truncate_ragged(
@@ -208,10 +215,13 @@ def _truncate_ragged(
         truncating=o.truncating,
         value=o.pad_value,
         dtype=_pad_dtype(ref, o),
+        **_steps(ref),
     )
     lost = {
         "sequences_truncated": int(f.details["sequences"]),
-        "tokens_truncated": int(f.details["tokens_lost"]),
+        ("steps_truncated" if ref.step_shape else "tokens_truncated"): int(
+            f.details["tokens_lost"]
+        ),
     }
     unsafe = Applicability.UNSAFE.value
     return [RepairAction(**{**asdict(action), "lost": lost, "applicability": unsafe})]
@@ -243,9 +253,52 @@ def _one_hot(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) ->
 def _label_reshape(
     f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
 ) -> list[RepairAction]:
+    if f.details.get("repeat_steps") and not ref.ragged:
+        # One label per sample for a per-step head: the label repeated at every step.
+        steps = int(f.details["repeat_steps"])
+        action = _act(f, ref, "repeat_steps", steps=steps)
+        invented = {"labels_invented": _row_count(ref) * (steps - 1)}
+        return [replace(action, applicability=Applicability.UNSAFE.value, lost=invented)]
     if f.applicability is not Applicability.SAFE:
         return []
     return [_act(f, ref, "reshape", sample_shape=[int(d) for d in f.expected[1:]])]
+
+
+def _row_count(ref: ArrayRef) -> int:
+    return ref.shape[0] if ref.shape else 1
+
+
+def _map_oov(f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions) -> list[RepairAction]:
+    """--oov-id N: ids the Embedding cannot look up (>= input_dim, negative) become N, as a
+    transform of the id array (any format that holds ids)."""
+    if o.oov_id is None:
+        return []
+    layer = f.details.get("layer")
+    # Every Embedding reading this input must be able to look the ids up: the smallest table.
+    dims = [
+        e.input_dim
+        for inp in c.inputs
+        if any(e.layer == layer for e in inp.embeddings)
+        for e in inp.embeddings
+    ] or [int(f.expected[1])]
+    input_dim = min(dims)
+    if not 0 <= o.oov_id < input_dim:
+        raise UsageError(
+            f"--oov-id {o.oov_id} is not an id Embedding '{layer}' can look up: it takes ids "
+            f"in [0, {input_dim})"
+        )
+    # KF201 maps the ids past the table, KF202 the negative ones: each action its own.
+    if f.code == "KF202":
+        action = _act(f, ref, "map_oov", negative=True, oov_id=o.oov_id)
+    else:
+        action = _act(f, ref, "map_oov", input_dim=input_dim, oov_id=o.oov_id)
+    return [
+        replace(
+            action,
+            applicability=Applicability.UNSAFE.value,
+            lost={"ids_mapped": int(f.details.get("count", 0))},
+        )
+    ]
 
 
 def _drop_nonfinite(
@@ -260,6 +313,8 @@ def _drop_nonfinite(
 def _drop_remainder(
     f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
 ) -> list[RepairAction]:
+    if "remainder" not in f.details:
+        return []  # a stateful model fed batches of another size: the training call's to fix
     batch, remainder = int(f.expected), int(f.details["remainder"])
     action = RepairAction(
         code=f.code,
@@ -282,6 +337,20 @@ def _truncate_rows(
     return [RepairAction(**{**asdict(action), "lost": {"samples_dropped": dropped}})]
 
 
+def _convert_channels(
+    f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
+) -> list[RepairAction]:
+    """KF107 on image arrays: grayscale <-> RGB, RGBA -> RGB (unsafe: a channel is invented
+    or information dropped)."""
+    if "channels" not in f.details:
+        return []
+    source, target = (int(n) for n in f.details["channels"])
+    action = _act(f, ref, "convert_channels", axis=int(f.details["axis"]), to=target)
+    action = replace(action, params={**action.params, "from": source})
+    lost = {"samples_converted": _row_count(ref)}
+    return [replace(action, applicability=Applicability.UNSAFE.value, lost=lost)]
+
+
 def _convert_images(
     f: Finding, ref: ArrayRef, c: ModelContract, o: DiagnoseOptions
 ) -> list[RepairAction]:
@@ -296,7 +365,10 @@ PLANNERS: dict[str, Planner] = {
     "KF103": _transpose,
     "KF104": _reshape,
     "KF105": _length,
+    "KF107": _convert_channels,
     "KF108": _batch_axis,
+    "KF201": _map_oov,
+    "KF202": _map_oov,
     "KF212": _shift,
     "KF213": _argmax,
     "KF214": _one_hot,
@@ -317,6 +389,8 @@ def _choose_model(
         return True
     if options.prefer == "data":
         return not data
+    if data and all(a.action == "map_oov" for a in data):
+        return False  # --oov-id asked for the ids to be mapped, not the table grown
     # The lossless one: a data fix that loses or invents data gives way to an exact patch.
     return not data or any(a.applicability != "safe" for a in data)
 
@@ -369,6 +443,19 @@ def model_patches(
         )
         # New rows are untrained: the ids they serve start from noise.
         return [RepairAction(**{**asdict(grow), "applicability": Applicability.UNSAFE.value})]
+    if finding.code in ("KF601", "KF602") and isinstance(finding.details.get("edit"), dict):
+        edit = finding.details["edit"]
+        # It changes what the model computes: only with --unsafe-fixes.
+        return [
+            RepairAction(
+                code=finding.code,
+                action="edit_architecture",
+                key=ref.key if ref is not None else None,
+                applicability=Applicability.UNSAFE.value,
+                params={k: v for k, v in edit.items() if k != "description"},
+                description=str(edit.get("description") or finding.fix),
+            )
+        ]
     if finding.code == "KF602" and finding.expected == "binary_crossentropy":
         single = [out for out in contract.outputs if out.units == 1 and out.activation == "sigmoid"]
         if len(single) == 1:
@@ -468,6 +555,9 @@ def plan_repair(
     contract = diagnosis.contract
     plan = RepairPlan(out_dir=out_dir, model_path=diagnosis.report.model_path)
     by_path: dict[str, FilePlan] = {}
+    # Sequences whose input length a KF402 patch opens: padding goes to the longest (or the
+    # patched length), never to the old length, which would cut what the patch keeps.
+    patched_lengths: dict[tuple[str, str | None], int] = {}
 
     def file_plan(ref: ArrayRef) -> FilePlan:
         if ref.path not in by_path:
@@ -491,6 +581,11 @@ def plan_repair(
                         allowed = patch.applicability == "safe" or options.unsafe_fixes
                         entry = (ref.path, ref.key, patch)
                         (plan.model_actions if allowed else plan.model_skipped).append(entry)
+                        if allowed and finding.code == "KF402":
+                            length = patch.params["batch_shape"][1]
+                            patched_lengths[(ref.path, ref.key)] = (
+                                int(length) if length is not None else int(finding.received)
+                            )
                     continue
                 fmt = _format(diagnosis, ref.path)
                 if actions and (
@@ -529,7 +624,15 @@ def plan_repair(
                     allowed = patch.applicability == "safe" or options.unsafe_fixes
                     entry = (result.path, None, patch)
                     (plan.model_actions if allowed else plan.model_skipped).append(entry)
-    if plan.model_actions:
+    edits = [a for _, _, a in plan.model_actions if a.action == "edit_architecture"]
+    if edits and len(edits) != len(plan.model_actions):
+        raise UsageError(
+            f"{contract.path}: both an architecture edit (KF601) and an input or loss patch "
+            "apply; repair the architecture first (--select KF601), then the rest"
+        )
+    if edits and contract.format == "json":
+        plan.model_output = "model.json"  # an architecture in, an architecture out
+    elif plan.model_actions:
         if contract.format not in ("keras", "h5"):
             raise UsageError(
                 f"{contract.path}: a {contract.format} model has no weights to keep; only data "
@@ -557,8 +660,38 @@ def plan_repair(
         lambda path: FilePlan(path, output_name(path, data_args), _format(diagnosis, path)),
     )
     plan.files = sorted(by_path.values(), key=lambda f: f.path)
+    for file in plan.files:
+        file.actions = [
+            replace(a, params={**a.params, "maxlen": patched_lengths[(file.path, a.key)]})
+            if a.action == "pad_sequences" and (file.path, a.key) in patched_lengths
+            else a
+            for a in file.actions
+        ]
     _drop_superseded(plan)
+    _unpadded_mappings(plan, diagnosis)
     return plan
+
+
+def _unpadded_mappings(plan: RepairPlan, diagnosis: Diagnosis) -> None:
+    """--oov-id on sequences of several lengths that are not padded (KF401 not selected):
+    a `.jsonl`/`.json` keeps them as lists, but an array file can only hold them padded, so
+    the mapping is not applied there."""
+    for file in plan.files:
+        if file.format in ("jsonl", "json") or file.path not in diagnosis.files:
+            continue
+        arrays = diagnosis.files[file.path].arrays
+        padded = {a.key for a in file.actions if a.action == "pad_sequences"}
+        for action in [a for a in file.actions if a.action == "map_oov"]:
+            ref = arrays.get(action.key or "")
+            if ref is None or not ref.ragged or ref.row_length is not None:
+                continue
+            if action.key in padded:
+                continue
+            file.actions.remove(action)
+            result = diagnosis.result(file.path, action.key)
+            for finding in result.findings if result is not None else []:
+                if finding.code == action.code:
+                    plan.unfixable.append((file.path, action.key, finding))
 
 
 def _members(group: Group) -> list[ArrayRef]:

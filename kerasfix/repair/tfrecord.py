@@ -2,8 +2,8 @@
 
 Each record is parsed with kerasfix's copy of example.proto (loaders.tfrecord), its planned
 features transformed as one-row chunks by the same transforms every other writer uses
-(repair.transforms: pad, pad_sequences, shift, argmax, one_hot, ...; any row-local transform
-registered there, such as an id remap, applies to records as it is), and written back; records
+(repair.transforms: pad, pad_sequences, shift, argmax, one_hot, map_oov for --oov-id, ...;
+any row-local transform registered there applies to records as it is), and written back; records
 no action touches are copied as they were. The shard is framed and compressed as its source.
 
 Records that cannot be repaired (unreadable, or lacking a feature an action rewrites) are kept
@@ -28,7 +28,7 @@ from kerasfix.loaders.tfrecord import (
     iter_framed,
     raw_regions,
 )
-from kerasfix.repair.transforms import TRANSFORMS, pad_sequences
+from kerasfix.repair.transforms import ELEMENTWISE, TRANSFORMS, pad_sequences
 
 if TYPE_CHECKING:
     from kerasfix.api import Diagnosis
@@ -107,7 +107,11 @@ def plan_drops(
 
 
 def _transform(values: Array, job: ArrayJob) -> Array:
-    for name, params in job.steps:
+    """The steps on one record's list, as a one-row chunk; value-by-value ones (--oov-id's
+    map_oov) first, so that a pad value is never mapped."""
+    steps = [s for s in job.steps if s[0] in ELEMENTWISE]
+    steps += [s for s in job.steps if s[0] not in ELEMENTWISE]
+    for name, params in steps:
         if name in (DROP_UNREADABLE, DROP_LACKING):
             continue
         if name == "pad_sequences":

@@ -53,7 +53,9 @@ def pad_sequences(sequences: list[Array], params: dict[str, Any]) -> Array:
     (which the tests use as the reference; importing it here would import TensorFlow)."""
     maxlen = int(params["maxlen"])
     dtype = np.dtype(params.get("dtype", "int32"))
-    out = np.full((len(sequences), maxlen), params.get("value", 0), dtype=dtype)
+    # Sequences of feature vectors, (steps, features) each, pad to (n, maxlen, features).
+    step = tuple(int(d) for d in params.get("step_shape", ()))
+    out = np.full((len(sequences), maxlen, *step), params.get("value", 0), dtype=dtype)
     for i, seq in enumerate(sequences):
         if not len(seq):
             continue
@@ -73,10 +75,61 @@ def shift(chunk: Array, params: dict[str, Any]) -> Array:
 
 
 def one_hot(chunk: Array, params: dict[str, Any]) -> Array:
+    """Class ids to one-hot rows: (N,) or (N, 1) -> (N, units); per-step ids (N, T) or
+    (N, T, 1) -> (N, T, units)."""
     units = int(params["units"])
-    ids = chunk.reshape(chunk.shape[0], -1)[:, 0] if chunk.ndim > 1 else chunk
+    ids = chunk[..., 0] if chunk.ndim > 1 and chunk.shape[-1] == 1 else chunk
     encoded: Array = np.eye(units, dtype=np.float32)[ids.astype(np.int64)]
     return encoded
+
+
+def repeat_steps(chunk: Array, params: dict[str, Any]) -> Array:
+    """One label per sample repeated at each of `steps` time steps: (N, ...) -> (N, steps,
+    ...), for a head that predicts per step."""
+    return np.repeat(chunk[:, np.newaxis, ...], int(params["steps"]), axis=1)
+
+
+# ITU-R 601-2 luma, as Pillow's convert("L") and tf.image.rgb_to_grayscale weigh R, G, B.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def convert_channels(chunk: Array, params: dict[str, Any]) -> Array:
+    """Images' channel axis from one colour mode to another: grayscale to RGB repeats the one
+    channel, RGB (or RGBA) to grayscale is the luma, RGBA to RGB drops alpha. Integer pixels
+    stay integers (the luma rounded)."""
+    axis, source, target = int(params["axis"]), int(params["from"]), int(params["to"])
+    if source == 1 and target == 3:
+        return np.repeat(chunk, 3, axis=axis)
+    if source == 4 and target == 3:
+        return np.ascontiguousarray(np.take(chunk, [0, 1, 2], axis=axis))
+    if source in (3, 4) and target == 1:
+        rgb = np.take(chunk, [0, 1, 2], axis=axis).astype(np.float64)
+        shape = [1] * chunk.ndim
+        shape[axis] = 3
+        luma = (rgb * np.asarray(LUMA).reshape(shape)).sum(axis=axis, keepdims=True)
+        if np.issubdtype(chunk.dtype, np.integer):
+            info = np.iinfo(chunk.dtype)
+            rounded: Array = np.clip(np.rint(luma), info.min, info.max).astype(chunk.dtype)
+            return rounded
+        converted: Array = luma.astype(chunk.dtype)
+        return converted
+    raise ValueError(f"no conversion from {source} to {target} channels")
+
+
+def map_oov(chunk: Array, params: dict[str, Any]) -> Array:
+    """Token ids an Embedding cannot look up mapped to `oov_id`: those at or above
+    `input_dim` (when given) and, with `negative`, those below 0. Format-independent: any
+    array of ids, a chunk of rows or one sequence."""
+    ids = np.asarray(chunk)
+    bad = np.zeros(ids.shape, dtype=bool)
+    if params.get("input_dim") is not None:
+        bad |= ids >= int(params["input_dim"])
+    if params.get("negative"):
+        bad |= ids < 0
+    if not bad.any():
+        return ids
+    mapped: Array = np.where(bad, np.asarray(params["oov_id"], dtype=ids.dtype), ids)
+    return mapped
 
 
 def argmax(chunk: Array, params: dict[str, Any]) -> Array:
@@ -96,11 +149,17 @@ TRANSFORMS: dict[str, Transform] = {
     "pad": pad_axis,
     "shift": shift,
     "one_hot": one_hot,
+    "repeat_steps": repeat_steps,
+    "map_oov": map_oov,
+    "convert_channels": convert_channels,
     "argmax": argmax,
     "cast": cast,
 }
 # Transforms that keep the bytes of a C-ordered array as they are: only the header changes.
 HEADER_ONLY = frozenset({"expand_dims", "squeeze", "reshape"})
+# Value by value, whatever the shape: applied to each sequence of a ragged array before it is
+# padded (so a pad value is never mapped), and to dense arrays like any other transform.
+ELEMENTWISE = frozenset({"map_oov"})
 
 
 def apply_all(chunk: Array, steps: list[tuple[str, dict[str, Any]]]) -> Array:

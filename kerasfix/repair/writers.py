@@ -23,7 +23,13 @@ from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.chunks import iter_chunks
 from kerasfix.loaders.npy import read_header
 from kerasfix.loaders.ragged import iter_sequences
-from kerasfix.repair.transforms import HEADER_ONLY, apply_all, output_spec, pad_sequences
+from kerasfix.repair.transforms import (
+    ELEMENTWISE,
+    HEADER_ONLY,
+    apply_all,
+    output_spec,
+    pad_sequences,
+)
 
 Array = np.ndarray[Any, Any]
 Steps = list[tuple[str, dict[str, Any]]]
@@ -47,8 +53,24 @@ class ArrayJob:
         return next((p for name, p in self.steps if name == "pad_sequences"), None)
 
     @property
+    def sequence_steps(self) -> Steps:
+        """Steps applied to each sequence of a ragged array before padding."""
+        return [(n, p) for n, p in self.steps if self.ref.ragged and n in ELEMENTWISE]
+
+    @property
     def array_steps(self) -> Steps:
-        return [(n, p) for n, p in self.steps if n not in ("pad_sequences", "add_batch_axis")]
+        skip = {"pad_sequences", "add_batch_axis"} | (ELEMENTWISE if self.ref.ragged else set())
+        return [(n, p) for n, p in self.steps if n not in skip]
+
+    def padding(self) -> dict[str, Any]:
+        """The pad_sequences params; sequences of one length that are only mapped (--oov-id)
+        become one array of that length, which loses nothing."""
+        if self.pad is not None:
+            return self.pad
+        if self.ref.row_length is None:
+            raise ValueError(f"{self.ref.path}: sequences of several lengths need padding")
+        step = {"step_shape": list(self.ref.step_shape)} if self.ref.step_shape else {}
+        return {"maxlen": self.ref.row_length, "dtype": self.ref.dtype, **step}
 
 
 def iter_output(job: ArrayJob) -> Iterator[Array]:
@@ -63,11 +85,12 @@ def iter_output(job: ArrayJob) -> Iterator[Array]:
         yield apply_all(whole[np.newaxis, ...], job.array_steps)
         return
     if ref.ragged:
-        params = job.pad or {}
+        params = job.padding()
         for row0, sequences in iter_sequences(ref):
             if job.keep is not None:
                 mask = job.keep[row0 : row0 + len(sequences)]
                 sequences = [s for s, k in zip(sequences, mask, strict=False) if k]
+            sequences = [apply_all(s, job.sequence_steps) for s in sequences]
             if sequences:
                 yield apply_all(pad_sequences(sequences, params), job.array_steps)
         return
@@ -83,8 +106,9 @@ def iter_output(job: ArrayJob) -> Iterator[Array]:
 def output_shape_dtype(job: ArrayJob) -> tuple[tuple[int, ...], np.dtype[Any]]:
     ref = job.ref
     if ref.ragged:
-        params = job.pad or {}
-        sample: tuple[int, ...] = (int(params.get("maxlen", 0)),)
+        params = job.padding()
+        step = tuple(int(d) for d in params.get("step_shape", ()))
+        sample: tuple[int, ...] = (int(params.get("maxlen", 0)), *step)
         dtype = np.dtype(params.get("dtype", "int32"))
         sample, dtype = output_spec(sample, dtype, job.array_steps)
         return (job.rows_out(), *sample), dtype
@@ -266,7 +290,10 @@ def write_json_records(
         if job is None:
             return value
         if job.ref.ragged:
-            row = pad_sequences([np.asarray(value)], job.pad or {})
+            sequence = apply_all(np.asarray(value, dtype=job.ref.dtype), job.sequence_steps)
+            if job.pad is None:  # only mapped (--oov-id): still one list per record
+                return sequence.tolist()
+            row = pad_sequences([sequence], job.pad)
         else:
             row = np.asarray([value], dtype=job.ref.dtype)
         return apply_all(row, job.array_steps)[0].tolist()

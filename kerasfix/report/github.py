@@ -21,4 +21,5 @@ def render(report: Report, color: bool = False) -> str:
                 f"title={f.code} {f.name}::{_escape(where)}: {_escape(f.what)}. "
                 f"Fix: {_escape(f.fix)}"
             )
+    lines.extend(f"::notice title=kerasfix note::{_escape(note)}" for note in report.notes)
     return "\n".join(lines) + ("\n" if lines else "")

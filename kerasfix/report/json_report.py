@@ -28,7 +28,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
 
 
 def result_dict(r: FileResult) -> dict[str, Any]:
-    return {
+    described: dict[str, Any] = {
         "path": r.path,
         "key": r.key,
         "role": r.role,
@@ -38,6 +38,9 @@ def result_dict(r: FileResult) -> dict[str, Any]:
         "dtype": r.dtype,
         "findings": [finding_dict(f) for f in r.findings],
     }
+    if r.notes:  # only where something was assumed: other results read as before
+        described["notes"] = list(r.notes)
+    return described
 
 
 def status(report: Report) -> str:
@@ -63,6 +66,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "model": report.model,
         "results": [result_dict(r) for r in report.results],
         "summary": summary_dict(report),
+        "notes": list(report.notes),
     }
     if report.features:  # TFRecord runs: one summary per feature across every shard
         doc["features"] = report.features
@@ -88,6 +92,7 @@ def summary_line(report: Report) -> str:
         "schema_version": SCHEMA_VERSION,
         "status": status(report),
         "summary": summary_dict(report),
+        "notes": list(report.notes),
     }
     if report.features:
         line["features"] = report.features

@@ -12,6 +12,8 @@ from kerasfix.repair.plan import RepairAction, RepairPlan
 
 
 def _params(action: RepairAction) -> str:
+    if action.action == "edit_architecture":  # a model edit reads best in words
+        return f"{action.action}: {action.description}"
     inner = ", ".join(f"{k}={v!r}" for k, v in sorted(action.params.items()))
     return f"{action.action}({inner})"
 
@@ -72,6 +74,10 @@ def render_outcome_text(outcome: RepairOutcome) -> str:
             lines.append(f"  {_where(claim['path'], claim['key'])} {claim['code']}")
     elif outcome.plan.applied:
         lines.append("verified: the outputs no longer show any repaired finding")
+    if outcome.not_fitting:
+        lines.append("failed: the repaired data still does not fit the model:")
+        for left in outcome.not_fitting:
+            lines.append(f"  {_where(left['path'], left['key'])} {left['code']} {left['name']}")
     if outcome.fit is not None:
         fit = outcome.fit
         if fit["status"] == "pass":

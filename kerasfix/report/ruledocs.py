@@ -25,6 +25,16 @@ def rule_page(rule: type[Rule]) -> str:
         "",
         rule.doc(),
     ]
+    if rule.causes:
+        lines += ["", "## Causes kerasfix recognises", "", "| cause | what it looks like | fix |"]
+        lines += ["|---|---|---|"]
+        lines += [f"| `{c}` | {seen} | {fix} |" for c, seen, fix in rule.causes]
+        if any(fix.endswith("*") or "*" in fix for _, _, fix in rule.causes):
+            lines += [
+                "",
+                "\\* the edit `kerasfix repair --unsafe-fixes` applies, once Keras confirms "
+                "the edited model builds, maps the data and trains one step.",
+            ]
     messages = [p for p in CATALOGUE if p.code == rule.code]
     if messages:
         lines += ["", "## Error messages that point here", ""]

@@ -39,7 +39,10 @@ def summary_line(report: Report) -> str:
     ]
     files = _plural(report.files, "file")
     if not counts:
-        return f"No problems found in {files}." if report.files else "No problems found."
+        where = f" in {files}" if report.files else " in the model" if report.notes else ""
+        # A check that could not run is not a pass for what it would have checked.
+        unchecked = f" ({_plural(len(report.notes), 'note')} above)" if report.notes else ""
+        return f"No problems found{where}{unchecked}."
     dirty = len({r.path for r in report.results if r.findings and r.role != "model"})
     places = []
     if any(r.findings for r in report.results if r.role == "model"):
@@ -70,4 +73,10 @@ def feature_lines(report: Report) -> list[str]:
 
 def render(report: Report, color: bool = False) -> str:
     blocks = [_block(r, f, color) for r in report.results for f in r.findings]
-    return "\n".join([*blocks, *feature_lines(report), summary_line(report)]) + "\n"
+    notes = [
+        f"{_paint(_where(r), '1', color)}  {_paint('note', _COLORS[Severity.INFO], color)}  {note}"
+        for r in report.results
+        for note in r.notes
+    ]
+    notes += [f"{_paint('note', _COLORS[Severity.INFO], color)}: {note}" for note in report.notes]
+    return "\n".join([*blocks, *notes, *feature_lines(report), summary_line(report)]) + "\n"

@@ -559,8 +559,16 @@ def build(root: Path) -> list[Case]:
         "json",
         "json-nested-token-lists",
         "bad.json",
-        json.dumps({"x": [[[1, 2], [3]], [[4]]], "y": [0, 1]}).encode(),
+        json.dumps({"x": [[[1, [2]], [3, 4]], [[4, 5]]], "y": [0, 1]}).encode(),
         "nested",
+    )
+    # Sequences of feature vectors are read; steps of different widths are no array.
+    data_case(
+        "json",
+        "json-steps-of-different-widths",
+        "bad.json",
+        json.dumps({"x": [[[1, 2], [3]], [[4]]], "y": [0, 1]}).encode(),
+        "different numbers of features",
     )
 
     # .keras ----------------------------------------------------------------------------

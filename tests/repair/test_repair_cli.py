@@ -100,6 +100,7 @@ def test_repair_fixes_verifies_trains_and_keeps_values(tmp_path: Path, case: str
             "repair",
             meta["model"],
             *meta["data"],
+            *meta["args"],  # how the case trains (--batch-size)
             "--out",
             str(out),
             "--unsafe-fixes",
@@ -139,7 +140,9 @@ def test_repair_fixes_verifies_trains_and_keeps_values(tmp_path: Path, case: str
     # The output diagnoses clean of the repaired code, and a second repair plans nothing.
     report = json.loads(
         run_cli(
-            ["diagnose", meta["model"], str(out / name), "--format", "json"], None, cwd=folder
+            ["diagnose", meta["model"], str(out / name), *meta["args"], "--format", "json"],
+            None,
+            cwd=folder,
         ).stdout
     )
     assert code not in {f["code"] for r in report["results"] for f in r["findings"]}
@@ -148,6 +151,7 @@ def test_repair_fixes_verifies_trains_and_keeps_values(tmp_path: Path, case: str
             "repair",
             meta["model"],
             str(out / name),
+            *meta["args"],
             "--out",
             str(tmp_path / "again"),
             "--unsafe-fixes",

@@ -1,0 +1,216 @@
+"""Keras's verdicts on the model's inside, for one run.
+
+The architecture is built with Keras once per run, in the run's Keras child process, only
+where the saved file does not already prove that it builds (an architecture `.json`, an edited
+or never-built config); then once per distinct data shape that fills `None` axes a
+size-sensitive layer reads (small images under a stack of poolings, odd sizes a U-Net halves).
+Every answer Keras cannot give becomes a note on the run, never a dead run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kerasfix.checks.kf6_architecture import data_break_finding, explain_break
+from kerasfix.findings import FileResult, Finding, Shape
+from kerasfix.model.architecture import (
+    BuildOutcome,
+    ModelBuild,
+    layer_graph,
+    size_sensitive_layers,
+)
+from kerasfix.model.config import ConfigError
+from kerasfix.model.contract import ModelContract
+from kerasfix.model.keras_child import KerasChild, KerasError, KerasUnavailable
+from kerasfix.options import DiagnoseOptions
+
+# Larger sizes tried when the data breaks a model that builds for its declared input: a few
+# symbolic builds (a fraction of a second each) to say what size would do.
+SIZE_TRIES = 6
+
+
+class ArchitectureCheck:
+    """Asks the run's Keras child about the architecture; remembers every answer."""
+
+    def __init__(
+        self, contract: ModelContract, options: DiagnoseOptions, child: KerasChild
+    ) -> None:
+        self.contract = contract
+        self.options = options
+        self.child = child
+        self.notes: list[str] = []
+        self._architecture: dict[str, Any] | None = None
+        self._build: ModelBuild | None = None
+        self._by_shapes: dict[tuple[tuple[str, Shape], ...], BuildOutcome | None] = {}
+        self._data_notes: set[str] = set()
+
+    # --- the model, for its declared inputs ---------------------------------------------
+
+    def model_build(self) -> ModelBuild | None:
+        """The build for the declared inputs (None for a SavedModel: its signature is all
+        kerasfix reads of it)."""
+        if self._build is not None or self.contract.format == "savedmodel":
+            return self._build
+        try:
+            from kerasfix.model.patch import architecture, read_saved_config
+
+            self._architecture = architecture(read_saved_config(self.contract.path))
+            graph = layer_graph(self._architecture)
+        except (ConfigError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._build = ModelBuild(None, {}, f"the architecture could not be read: {exc}")
+            self.notes.append(str(self._build.note))
+            return self._build
+        note = self._why_not_asked()
+        if self.contract.proven_buildable or note is not None:
+            self._build = ModelBuild(None, graph, note)
+            if note is not None:
+                self.notes.append(note)
+            return self._build
+        outcome, note = self._ask(self._architecture)
+        self._build = ModelBuild(outcome, graph, note)
+        if note is not None:
+            self.notes.append(note)
+        elif outcome is not None and outcome.unsupported:
+            self.notes.append(f"KF601 not checked: {outcome.unsupported}")
+        return self._build
+
+    def layer_shapes(self) -> tuple[BuildOutcome | None, str | None]:
+        """Keras's build for the declared inputs, asked even where the file proves it builds
+        (`inspect` shows every layer's shapes), or why it was not asked."""
+        if self.contract.format == "savedmodel":
+            return None, "a SavedModel's layers are not read (its signature only)"
+        build = self.model_build()
+        if build is not None and build.outcome is not None:
+            return build.outcome, None
+        if build is None or self._architecture is None:
+            return None, build.note if build else None
+        if self.contract.unsafe_layers and not self.options.trust_model:
+            return None, self._why_not_asked()
+        if not self.options.trace_model:
+            return None, "layer shapes not shown (--no-trace): only Keras can say them"
+        return self._ask(self._architecture)
+
+    def _why_not_asked(self) -> str | None:
+        """Why the architecture cannot be given to Keras in this run, if it cannot."""
+        if self.contract.proven_buildable:
+            return None
+        if self.contract.unsafe_layers and not self.options.trust_model:
+            layer = self.contract.unsafe_layers[0]
+            return (
+                f"KF601 not checked: building the architecture would run the code it holds "
+                f"('{layer.name}', {layer.class_name}; KF003); --trust-model lets Keras build it"
+            )
+        if not self.options.trace_model:
+            return (
+                "KF601 not checked (--no-trace): the file does not prove that the "
+                "architecture builds, and only Keras can say"
+            )
+        return None
+
+    def _ask(self, config: dict[str, Any]) -> tuple[BuildOutcome | None, str | None]:
+        from kerasfix.model.build import build_architecture
+
+        try:
+            return self.child.call(build_architecture, config, self.options.trust_model), None
+        except KerasUnavailable as exc:
+            return None, f"Keras could not confirm that the architecture builds: {exc.reason}"
+        except KerasError as exc:
+            return None, f"Keras could not confirm that the architecture builds ({exc})"
+
+    # --- the data's shapes ---------------------------------------------------------------
+
+    def check_file(self, results: list[FileResult]) -> None:
+        """KF601 on a data file whose shapes fill `None` axes that break the model."""
+        build = self._build
+        if (
+            build is None
+            or self._architecture is None
+            or not (self.contract.proven_buildable or (build.outcome and build.outcome.built))
+            or not self.options.trace_model
+            or (self.contract.unsafe_layers and not self.options.trust_model)
+            or not size_sensitive_layers(build.graph)
+        ):
+            return
+        by_input: dict[str, Shape] = {}
+        anchor: FileResult | None = None
+        for result in results:
+            inp = self.contract.input_named(result.input or "")
+            if result.role != "x" or inp is None or result.shape is None:
+                continue
+            if any(f.code.startswith(("KF1", "KF0")) for f in result.findings):
+                return  # the boundary findings come first: the data does not fit as it is
+            data = (inp.batch_shape[0], *result.shape[1:])
+            if len(data) != len(inp.batch_shape):
+                return
+            if data != inp.batch_shape:
+                by_input[inp.name] = data
+                anchor = anchor or result
+        if anchor is None:
+            return
+        finding = self._data_finding(by_input)
+        if finding is not None:
+            anchor.findings.append(finding)
+
+    def _outcome_for(self, shapes: dict[str, Shape]) -> BuildOutcome | None:
+        key = tuple(sorted(shapes.items()))
+        if key not in self._by_shapes:
+            from kerasfix.model.patch import with_input_shape
+
+            config = self._architecture
+            assert config is not None
+            try:
+                for name, shape in shapes.items():
+                    config = with_input_shape(config, self._input_layer(name), shape)
+            except ConfigError:
+                self._by_shapes[key] = None
+                return None
+            outcome, note = self._ask(config)
+            if note is not None and note not in self._data_notes:
+                self._data_notes.add(note)
+                data_note = note.replace("the architecture builds", "the data's shapes build")
+                self.notes.append(data_note)
+            self._by_shapes[key] = outcome
+        return self._by_shapes[key]
+
+    def _input_layer(self, name: str) -> str:
+        return name
+
+    def _data_finding(self, shapes: dict[str, Shape]) -> Finding | None:
+        outcome = self._outcome_for(shapes)
+        if outcome is None or outcome.broken is None:
+            return None
+        assert self._build is not None
+        declared = {i.name: i.batch_shape for i in self.contract.inputs}
+        cause = explain_break(outcome.broken, self._build.graph, outcome.input_shapes)
+        fits = self._larger_fit(shapes, declared, cause.id)
+        return data_break_finding(outcome, self._build.graph, shapes, declared, fits)
+
+    def _larger_fit(
+        self, shapes: dict[str, Shape], declared: dict[str, Shape], cause: str
+    ) -> dict[str, Shape] | None:
+        """The nearest larger shapes Keras builds for: doubled sizes where the data is below a
+        window, the next multiple of a power of two where branches of odd sizes merge."""
+        if cause not in ("window-larger-than-input", "merge-of-different-sizes"):
+            return None
+        for step in range(1, SIZE_TRIES + 1):
+            tried: dict[str, Shape] = {}
+            for name, shape in shapes.items():
+                free = declared.get(name, shape)
+                dims: list[int | None] = []
+                for axis, (size, want) in enumerate(zip(shape, free, strict=True)):
+                    if axis == 0 or want is not None or size is None:
+                        dims.append(size)
+                    elif cause == "window-larger-than-input":
+                        dims.append(size * 2**step)
+                    else:
+                        multiple = 2**step
+                        dims.append(-(-size // multiple) * multiple)
+                tried[name] = tuple(dims)
+            if tried == shapes:
+                continue
+            outcome = self._outcome_for(tried)
+            if outcome is None:
+                return None
+            if outcome.built:
+                return tried
+        return None

@@ -1,0 +1,97 @@
+"""The Keras child process: a death, a hang or a missing Keras is a note, never a dead run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kerasfix.model.keras_child import KerasChild, KerasError, KerasUnavailable
+from tests.conftest import FIXTURES
+
+
+def _abort() -> None:
+    os.abort()
+
+
+def _sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def _raise() -> None:
+    raise ValueError("Keras said no")
+
+
+def _missing() -> None:
+    import keras_that_is_not_installed  # type: ignore[import-not-found]  # noqa: F401
+
+
+def test_an_abort_in_the_child_is_a_reason_in_words_and_later_questions_get_it_at_once() -> None:
+    with KerasChild() as child:
+        with pytest.raises(KerasUnavailable, match=r"TensorFlow aborted \(SIGABRT\)"):
+            child.call(_abort)
+        started = time.monotonic()
+        with pytest.raises(KerasUnavailable, match="SIGABRT"):
+            child.call(_sleep, 0)
+        assert time.monotonic() - started < 1
+
+
+def test_a_question_past_its_time_is_abandoned_and_the_child_killed() -> None:
+    with KerasChild(timeout=0.5) as child, pytest.raises(KerasUnavailable, match=r"than 0\.5 s"):
+        child.call(_sleep, 30)
+
+
+def test_an_exception_in_the_child_comes_back_as_kerasfix_error_and_the_child_serves_on() -> None:
+    with KerasChild() as child:
+        with pytest.raises(KerasError, match="ValueError: Keras said no"):
+            child.call(_raise)
+        assert child.call(_sleep, 0) == 0
+
+
+def test_a_missing_module_other_than_keras_is_an_error_not_a_missing_install() -> None:
+    with KerasChild() as child, pytest.raises(KerasUnavailable, match="could not be imported"):
+        child.call(_missing)
+
+
+def test_diagnose_of_an_architecture_json_builds_it_without_tensorflow_in_the_cli() -> None:
+    folder = FIXTURES / "KF601" / "positive"
+    script = (
+        "import sys\n"
+        "from kerasfix.cli import main\n"
+        "sys.argv = ['kerasfix', 'diagnose', 'model.json']\n"
+        "try:\n    main()\n"
+        "except SystemExit as exc:\n"
+        "    sys.stderr.write(f'exit={exc.code} tf={\"tensorflow\" in sys.modules}\\n')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=300
+    )
+    assert "KF601 error  layer-chain-break" in done.stdout
+    assert "exit=1 tf=False" in done.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is a Linux limit here")
+@pytest.mark.parametrize("kib", [2097152, 1000000])
+def test_under_an_address_space_limit_diagnose_ends_with_its_report_not_a_signal(
+    kib: int, tmp_path: Path
+) -> None:
+    """`ulimit -v`, as hardened runners impose: where TensorFlow cannot load, the run goes on
+    and says what it could not confirm (2 GiB is enough for TensorFlow 2.21 here; 1 GB not)."""
+    folder = FIXTURES / "KF601" / "positive"
+    done = subprocess.run(
+        ["bash", "-c", f"ulimit -v {kib} && exec {sys.executable} -m kerasfix diagnose model.json"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode in (0, 1, 2), done
+    assert "Traceback" not in done.stderr
+    if done.returncode == 0:
+        assert "Keras could not confirm that the architecture builds" in done.stdout
+        assert "ulimit -v" in done.stdout or "address space" in done.stdout
