@@ -6,9 +6,9 @@ import dataclasses
 import os
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelContext, kf2_values
 from kerasfix.checks.catalog import known_token
@@ -25,13 +25,14 @@ from kerasfix.loaders.keys import (
     label_sibling,
     map_arrays,
 )
+from kerasfix.loaders.tfrecord import SurveyPlan
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
 from kerasfix.model.architecture import BuildOutcome
 from kerasfix.model.contract import format_shape
 from kerasfix.model.keras_child import shared_child
 from kerasfix.model.verdicts import ArchitectureCheck
 from kerasfix.options import DiagnoseOptions
-from kerasfix.stats import scan
+from kerasfix.stats import ScanPlan, scan
 
 if TYPE_CHECKING:
     from kerasfix.repair.apply import RepairOutcome
@@ -140,6 +141,8 @@ class FileOutcome:
     files: dict[str, DataFile] = field(default_factory=dict)
     groups: list[Group] = field(default_factory=list)
     error: str | None = None  # why the DATA file could not be read (its KF001)
+    # A TFRecord shard's per-feature summary (merged across the run into Report.features).
+    features: dict[str, Any] = field(default_factory=dict)
 
 
 def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
@@ -155,10 +158,21 @@ def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
         options.image_size,
         options.color_mode,
         loading,
+        survey_plan=_survey_plan(context.contract, options),
+        compression=options.compression,
     )
     if file.error is not None:
         return unreadable_file(job, file.error)
     outcome = FileOutcome(job, [], {file.path: file})
+    if file.records is not None:  # a TFRecord shard: its features are the arrays
+        from kerasfix.records import check_shard
+
+        outcome.results, outcome.features = check_shard(
+            context.contract, options, file, outcome.groups, _check_values, _with_model_patch
+        )
+        if not context.keep_files:
+            outcome.files, outcome.groups = {}, []
+        return outcome
     labels = context.label_file
     if job.labels is not None:
         labels = read_data_file(job.labels, options.allow_pickle)
@@ -297,9 +311,12 @@ def _run(
     observer.started(len(jobs), model_result if model_result.findings else None, augmenting)
     unreadable_reasons: list[tuple[str, str]] = []
     done = 0
+    shard_features: list[dict[str, Any]] = []
     try:
         for outcome in _run_jobs(context, jobs):
             done += 1
+            if outcome.features:
+                shard_features.append(outcome.features)
             if outcome.error is not None:
                 unreadable_reasons.append((outcome.job.path, outcome.error))
             architecture.check_file(outcome.results)  # KF601: shapes the model cannot take
@@ -344,6 +361,10 @@ def _run(
         readable_files=readable,
         notes=_notes(data_paths, architecture),
     )
+    if shard_features:
+        from kerasfix.records import merge_summaries
+
+        report.features = merge_summaries(shard_features)
     report.sort()
     diagnosis.report = report
     diagnosis.total_files = len(jobs)
@@ -370,6 +391,18 @@ def _merge(results: list[FileResult]) -> list[FileResult]:
         else:
             merged[key] = result
     return list(merged.values())
+
+
+def _survey_plan(contract: ModelContract, options: DiagnoseOptions) -> SurveyPlan:
+    """What a TFRecord shard's one pass must count for this model (every feature alike)."""
+    thresholds = {e.input_dim for i in contract.inputs for e in i.embeddings}
+    thresholds |= {o.units for o in contract.outputs if o.units}
+    ignored = {
+        o.loss.ignore_class
+        for o in contract.outputs
+        if o.loss is not None and o.loss.ignore_class is not None
+    }
+    return SurveyPlan(tuple(sorted(thresholds)), options.pad_value, tuple(sorted(ignored)))
 
 
 def _table_label(options: DiagnoseOptions) -> str | None:
@@ -492,15 +525,19 @@ def _check_values(
     scope: str,
     input: InputSpec | None = None,
     output: OutputSpec | None = None,
+    known: Callable[[ScanPlan], Any] | None = None,
 ) -> None:
-    """One streaming pass over the array, then every value rule over its statistics."""
+    """One streaming pass over the array, then every value rule over its statistics
+    (`known`: statistics a TFRecord shard's survey already gathered, for a scan plan)."""
     if input is not None:
         plan = kf2_values.plan_for_input(input, ref, options)
     else:
         assert output is not None
         plan = kf2_values.plan_for_output(output, ref)
     stats = None
-    if plan is not None and not (
+    if plan is not None and known is not None:
+        stats = known(plan)
+    elif plan is not None and not (
         options.values_known and os.path.realpath(ref.path) in options.values_known
     ):
         try:

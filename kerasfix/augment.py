@@ -159,7 +159,20 @@ def _pool(
             if len(labels.shape) == 2:
                 return {name: pixels}, np.eye(labels.shape[1], dtype=np.float32)[classes]
         return {name: pixels}, classes
-    xs = {name: _head(ref, rows) for name, ref in group.x.items()}
+    if file is not None and file.records is not None:
+        # A TFRecord shard: encoded images are not decoded for this; flat lists take the
+        # input's shape, as the parse spec gives it.
+        from kerasfix.records import as_parsed
+
+        if any(file.records.features[r.key or ""].is_images for r in refs):
+            return None
+        xs = {}
+        for name, ref in group.x.items():
+            inp = contract.input_named(name)
+            head = _head(ref, rows)
+            xs[name] = as_parsed(head, inp.sample_shape) if inp is not None else head
+    else:
+        xs = {name: _head(ref, rows) for name, ref in group.x.items()}
     y_ref = next(iter(group.y.values()), None)
     y: Array | None = None
     if y_ref is not None and y_ref.is_numeric and not y_ref.ragged and y_ref.shape:

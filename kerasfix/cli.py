@@ -223,6 +223,23 @@ ColorModeOpt = Annotated[
 ]
 
 
+class Compression(str, enum.Enum):
+    auto = "auto"
+    none = "none"
+    gzip = "gzip"
+    zlib = "zlib"
+
+
+CompressionOpt = Annotated[
+    Compression,
+    typer.Option(
+        "--compression",
+        help="How TFRecord shards are compressed, as TFRecordDataset's compression_type "
+        "(default auto: detected per shard).",
+    ),
+]
+
+
 def _image_size(value: str | None) -> tuple[int, int] | None:
     """`--image-size 28x28` -> (28, 28), as image_size=(height, width)."""
     if value is None:
@@ -253,6 +270,7 @@ def _options(
     draws: int = 8,
     image_size: str | None = None,
     color_mode: ColorMode | None = None,
+    compression: Compression = Compression.auto,
     **sequences: Any,
 ) -> DiagnoseOptions:
     """The one option set diagnose and repair share, from their common flags (keyword-only:
@@ -275,6 +293,7 @@ def _options(
         draws=draws,
         image_size=_image_size(image_size),
         color_mode=None if color_mode is None else color_mode.value,
+        compression=None if compression is Compression.auto else compression.value,
         **sequences,
     )
 
@@ -304,6 +323,7 @@ def diagnose(
     draws: DrawsOpt = 8,
     image_size: ImageSizeOpt = None,
     color_mode: ColorModeOpt = None,
+    compression: CompressionOpt = Compression.auto,
     trace: Annotated[
         bool,
         typer.Option(
@@ -334,6 +354,7 @@ def diagnose(
         draws=draws,
         image_size=image_size,
         color_mode=color_mode,
+        compression=compression,
         trace_model=trace,
     )
 
@@ -485,6 +506,7 @@ def repair(
     draws: DrawsOpt = 8,
     image_size: ImageSizeOpt = None,
     color_mode: ColorModeOpt = None,
+    compression: CompressionOpt = Compression.auto,
     show_traceback: TracebackOpt = False,
 ) -> None:
     """Write repaired copies of DATA into --out, with a manifest, and check them again."""
@@ -509,6 +531,7 @@ def repair(
         draws=draws,
         image_size=image_size,
         color_mode=color_mode,
+        compression=compression,
         pad_value=pad_value,
         padding=padding.value,
         truncating=truncating.value,

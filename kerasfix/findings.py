@@ -78,6 +78,8 @@ class Report:
     # What the run could not check, and why (Keras unavailable, a model that holds code, no
     # DATA given): shown with the report so that it never reads as an all-clear for those.
     notes: list[str] = field(default_factory=list)
+    # TFRecord runs: a summary per feature across every shard (kind, records, lengths, values).
+    features: dict[str, Any] = field(default_factory=dict)
 
     def all_findings(self) -> list[Finding]:
         return [f for r in self.results for f in r.findings]

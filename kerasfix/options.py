@@ -47,3 +47,5 @@ class DiagnoseOptions:
     # repair --oov-id N: the id that token ids an Embedding cannot look up (>= input_dim, or
     # negative) are mapped to (KF201/KF202, unsafe); None: no mapping is planned.
     oov_id: int | None = None
+    # TFRecord shards: --compression none|gzip|zlib; None: detected from each shard.
+    compression: str | None = None

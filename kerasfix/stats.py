@@ -52,20 +52,20 @@ class Count:
         mask: np.ndarray[Any, Any],
         flat: np.ndarray[Any, Any],
         starts: np.ndarray[Any, Any],
-        row0: int,
+        row0: int | np.ndarray[Any, Any],
         width: int = 0,
     ) -> None:
         """The same over concatenated sequences: positions are [sequence, step], or
         [sequence, step, feature] for sequences of feature vectors `width` wide (`starts`
-        count values, not steps)."""
+        count values, not steps). `row0`: the first sequence's row, or (an array) each
+        sequence's row (a TFRecord shard's record indices)."""
         n = int(np.count_nonzero(mask))
         if n and self.first is None:
             i = int(np.argmax(mask))
-            row = int(np.searchsorted(starts, i, side="right")) - 1
-            offset = i - int(starts[row])
-            self.first = (
-                (row0 + row, offset // width, offset % width) if width else (row0 + row, offset)
-            )
+            seq = int(np.searchsorted(starts, i, side="right")) - 1
+            offset = i - int(starts[seq])
+            row = int(row0[seq]) if isinstance(row0, np.ndarray) else row0 + seq
+            self.first = (row, offset // width, offset % width) if width else (row, offset)
             self.first_value = flat[i].item()
         self.count += n
 
@@ -153,6 +153,68 @@ def scan_ragged(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:
         if plan.pad_value is not None:
             stats.pad_hits.add_flat(flat == plan.pad_value, flat, starts, row0, width)
     return stats
+
+
+def add_flat(
+    stats: ArrayStats,
+    plan: ScanPlan,
+    flat: np.ndarray[Any, Any],
+    lengths: np.ndarray[Any, Any],
+    rows: np.ndarray[Any, Any],
+) -> None:
+    """Add sequences, given concatenated (`flat`, with each one's length and row), to
+    `stats`: lengths, truncation losses, pad-value hits, non-finite rows, value statistics
+    and, where every sequence has one length, one-hot rows."""
+    for threshold in plan.thresholds:
+        stats.at_or_above.setdefault(threshold, Count())
+    stats.rows += len(lengths)
+    if not len(lengths):
+        return
+    lo_len, hi_len = int(lengths.min()), int(lengths.max())
+    stats.min_length = lo_len if stats.min_length is None else min(stats.min_length, lo_len)
+    stats.max_length = hi_len if stats.max_length is None else max(stats.max_length, hi_len)
+    if plan.maxlen is not None:
+        over = lengths - plan.maxlen
+        stats.longer += int((over > 0).sum())
+        stats.tokens_over += int(over[over > 0].sum())
+    stats.tokens += flat.size
+    stats.elements += flat.size
+    if flat.size == 0:
+        return
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    if flat.dtype.kind == "f":
+        finite = np.isfinite(flat)
+        if not finite.all():
+            nan = np.isnan(flat)
+            stats.nan += int(nan.sum())
+            stats.inf += int((~finite).sum()) - int(nan.sum())
+            bad_rows = np.unique(np.repeat(rows, lengths)[~finite])
+            stats.nonfinite_rows += len(bad_rows)
+            if stats.first_nonfinite_row is None:
+                stats.first_nonfinite_row = int(bad_rows[0])
+            flat = np.where(finite, flat, 0)
+        fractional = flat != np.floor(flat)
+        if fractional.any():
+            stats.fractional.add_flat(fractional, flat, starts, rows)
+    values = flat
+    if plan.ignore_value is not None:
+        values = np.where(values == plan.ignore_value, 0, values)
+    lo, hi = values.min().item(), values.max().item()
+    stats.min = lo if stats.min is None else min(stats.min, lo)
+    stats.max = hi if stats.max is None else max(stats.max, hi)
+    if lo < 0:
+        stats.negative.add_flat(values < 0, values, starts, rows)
+    for threshold, count in stats.at_or_above.items():
+        if hi >= threshold:
+            count.add_flat(values >= threshold, values, starts, rows)
+    if plan.pad_value is not None:
+        stats.pad_hits.add_flat(flat == plan.pad_value, flat, starts, rows)
+    if plan.onehot and lo_len == hi_len and lo_len > 1:
+        vectors = values.reshape(len(lengths), lo_len)
+        binary = (vectors == 0) | (vectors == 1)
+        stats.binary = stats.binary and bool(binary.all())
+        stats.vectors += vectors.shape[0]
+        stats.onehot_rows += int((binary.all(axis=1) & (vectors.sum(axis=1) == 1)).sum())
 
 
 def scan(ref: ArrayRef, plan: ScanPlan) -> ArrayStats:

@@ -100,3 +100,23 @@ def test_an_unreachable_scheduler_is_a_usage_error(tmp_path: Path) -> None:
         "kerasfix: error: --scheduler tcp://127.0.0.1:9: cannot connect"
     )
     assert "Traceback" not in outcome.stderr
+
+
+def test_a_folder_of_tfrecord_shards_on_a_cluster_reports_as_a_local_run(
+    tmp_path: Path, cluster: Any, scheduler: str
+) -> None:
+    import shutil
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i, case in enumerate(("healthy", "ids-out-of-range", "corrupt-record")):
+        source = FIXTURES / "tfrecord" / case / "train.tfrecord"
+        shutil.copy(source, shards / f"train.tfrecord-{i:05d}-of-00003")
+    model = str(FIXTURES / "tfrecord" / "healthy" / "model.keras")
+    args = ["diagnose", model, str(shards), "--format", "json"]
+    local = run_subprocess(args)
+    remote = run_subprocess([*args, "--scheduler", scheduler])
+    assert (remote.returncode, local.returncode) == (1, 1)
+    assert remote.stdout == local.stdout
+    report = json.loads(local.stdout)
+    assert report["features"]["tokens"]["records"] == 35  # one corrupt record of 36

@@ -12,6 +12,7 @@ from kerasfix.checks import (
     kf5_datasets,
     kf6_architecture,
     kf6_model,
+    records,
 )
 from kerasfix.checks.base import Check, GroupContext, InputContext, ModelContext, Rule
 
@@ -25,6 +26,7 @@ _MODULES = (
     kf5_datasets,
     kf6_architecture,
     kf6_model,
+    records,
 )
 RULES: dict[str, type[Rule]] = dict(
     sorted((rule.code, rule) for module in _MODULES for rule in module.RULES)

@@ -13,6 +13,10 @@ class UnreadableData(Rule):
     ## What it does
     Reports a DATA file that kerasfix cannot read: missing, empty, truncated, corrupt, of an
     unsupported format, or holding Python objects that only unpickling could read.
+    In a TFRecord shard, each record whose framing CRC does not match, that is cut short, or
+    that is not a `tf.train.Example` is its own KF001, naming the record's index and byte
+    offset; the other records are still read (a damaged header is skipped to the next valid
+    one). `repair --unsafe-fixes` drops such records and writes the rest of the shard.
 
     ## Why it matters
     `np.load` and `h5py` fail on such files with messages that rarely name the file, and a
@@ -42,6 +46,31 @@ class UnreadableData(Rule):
             fix="re-export the file from its source (np.save, h5py), or leave it out of DATA",
         )
 
+    @classmethod
+    def for_record(cls, index: int, offset: int, reason: str) -> Finding:
+        """One record of a TFRecord shard that cannot be read; the others still are."""
+        where = f" at byte offset {offset}" if offset >= 0 else ""
+        return cls.finding(
+            what=f"record {index}{where} cannot be read: {reason}; the other records were checked",
+            why="TensorFlow stops the input pipeline at the first corrupt record "
+            "(`DataLossError: corrupted record`), mid-epoch",
+            fix="re-write the shard from its source; kerasfix repair --unsafe-fixes drops the "
+            "unreadable records [unsafe]",
+            applicability=Applicability.UNSAFE,
+            record=index,
+            offset=offset,
+        )
+
+    @classmethod
+    def more_records(cls, count: int, listed: int) -> Finding:
+        return cls.finding(
+            what=f"{count - listed} more records cannot be read ({count} in all; the first "
+            f"{listed} are listed)",
+            why="TensorFlow stops the input pipeline at the first corrupt record",
+            fix="re-write the shard from its source [no automatic fix]",
+            received=count,
+        )
+
 
 class NoMatchingArray(Rule):
     """
@@ -49,6 +78,9 @@ class NoMatchingArray(Rule):
     Reports a data file none of whose arrays maps to a model input or a label. Inputs and
     labels are found by key: the first of `x, X, x_train, X_train, inputs, features` and
     `y, Y, y_train, labels, targets`, a key equal to the input's name, or `--x`/`--y`.
+    For TFRecord shards, features play the part of arrays (`--x input=feature`, `--y feature`;
+    `image`, `tokens`, `input_ids` and `label` are also tried); a feature the model reads that
+    some records lack is reported with the count (`repair --unsafe-fixes` drops those records).
 
     ## Why it matters
     Without knowing which array is which, nothing can be checked; a typo in a key is also how

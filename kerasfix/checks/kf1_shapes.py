@@ -145,6 +145,9 @@ class Flattened(Rule):
     Reports data with the same number of elements per sample as the input but another rank:
     `(N, 784)` for `(None, 28, 28, 1)`. When the input leaves several axes open (`None`),
     more than one reshape fits (784 is 28x28 and 7x112): all are listed, none is chosen.
+    A TFRecord feature is a flat list per record: a list whose length is the input's element
+    count is fine (parse it with `tf.io.FixedLenFeature(shape)`); another length for a
+    multi-axis input is KF104 with both counts, no automatic fix.
 
     ## Why it matters
     Keras fails with `Invalid input shape` / `expected ndim=4, found ndim=2`.
@@ -170,6 +173,8 @@ class LengthMismatch(Rule):
     ## What it does
     Reports sequences whose length (the time axis, or the token axis an Embedding reads)
     differs from the fixed length the input declares.
+    TFRecord token lists of one length other than the input's are KF105 too; repair pads
+    (or, with `--unsafe-fixes`, truncates) each record's list.
 
     ## Why it matters
     A length feeding `Flatten -> Dense` fails with `expected axis -1 ... to have value`; a
@@ -198,6 +203,7 @@ class SizeMismatch(Rule):
     ## What it does
     Reports images (or volumes) whose spatial size differs from the size the input declares:
     `32x32` for `28x28`.
+    Encoded images in a TFRecord `bytes` feature are checked from their headers the same way.
 
     ## Why it matters
     A size feeding `Flatten -> Dense` fails with `expected axis -1 of input shape to have
@@ -225,6 +231,8 @@ class FeatureMismatch(Rule):
     ## What it does
     Reports data whose feature (or channel) axis differs from the input's: 5 features for an
     input of 3, grayscale for RGB, RGBA for RGB.
+    A TFRecord feature list of another length for a `(None, features)` input is KF107, and so
+    is the channel count of encoded images in a `bytes` feature.
 
     ## Why it matters
     Keras 3 fails with `expected axis -1 of input shape to have value 3, but received input

@@ -167,6 +167,8 @@ class IndexOutOfRange(Rule):
     Reports token ids at or above the `input_dim` of the Embedding that reads them, with the
     largest id, how many are out of range and the first position, as TensorFlow words it:
     `indices[3,1] = 12 is not in [0, 10)`.
+    TFRecord int64 token lists are checked the same way, positions given as
+    `[record, index]`.
 
     ## Why it matters
     On the CPU, training stops with that message; on a GPU there is no error at all: the
@@ -243,6 +245,7 @@ class LabelOutOfRange(Rule):
     """
     ## What it does
     Reports sparse (integer) labels outside `[0, units)` of the output they train.
+    TFRecord label features are checked the same way.
 
     ## Why it matters
     On the CPU, training stops with `Received a label value of 12 which is outside the valid
@@ -347,6 +350,7 @@ class LabelShapeMismatch(Rule):
     with no pooling or `Flatten`), labels of another rank, multi-label rows for a sparse loss,
     label lists of different lengths (label sets in a `.jsonl`), and a categorical loss told
     to reduce over another axis (`CategoricalCrossentropy(axis=1)`) than the head's classes.
+    TFRecord label lists whose length varies across records are KF215.
 
     ## Why it matters
     Some mismatches fail (`Shapes (None, 3) and (None, 1) are incompatible`, `Argument output

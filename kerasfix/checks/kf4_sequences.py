@@ -19,6 +19,8 @@ class RaggedSequences(Rule):
     sequences of feature vectors (`{"x": [[0.1, 0.2], [0.3, 0.4], ...]}`, or an object array
     of `(steps, features)` arrays) for a recurrent or Conv1D input, whose feature count is
     checked too (KF107).
+    TFRecord int64 lists whose length varies across records are ragged too; repair pads each
+    record's list.
 
     ## Why it matters
     Keras 3 fails with `Unrecognized data type: x=[[1, 2, 3], [1, 2]]` or `Invalid dtype:
@@ -47,6 +49,7 @@ class TruncationNeeded(Rule):
     ## What it does
     Reports sequences longer than the input's fixed length, with how many sequences and
     tokens padding to that length would cut.
+    The same holds for TFRecord token lists.
 
     ## Why it matters
     `pad_sequences(maxlen=L)` drops the extra tokens silently (from the front by default):

@@ -33,6 +33,8 @@ class MixedSampleShapes(Rule):
     Reports an image-class folder whose images differ in size or in channels (a grayscale or
     RGBA image among RGB ones), read from the image headers: the counts of each size and
     mode, and example files of the rarer ones.
+    Encoded images in a TFRecord `bytes` feature that differ in size or channels are KF504
+    too, naming example records (no automatic fix there: resize where the records are parsed).
 
     ## Why it matters
     `keras.utils.image_dataset_from_directory` converts every image to its `color_mode` and
@@ -64,6 +66,8 @@ class UnreadableSample(Rule):
     (`.bmp .gif .jpeg .jpg .png`) but are not images, are empty, declare too many pixels, or
     are truncated (the file does not end with its format's end marker). Headers are read,
     pixels are not: damage inside the compressed data is not seen.
+    In a TFRecord `bytes` feature of images, a record whose value is not an image, or a
+    truncated one, is KF505 naming the record.
 
     ## Why it matters
     `image_dataset_from_directory` lists the file and fails the whole run when the batch that

@@ -56,3 +56,5 @@ class DataFile:
     error: str | None = None  # why the file could not be read (KF001)
     # An image-class folder's header survey (loaders.images.ImageSurvey), for KF504/KF505.
     survey: Any = None
+    # A TFRecord shard's one-pass survey (loaders.tfrecord.ShardSurvey): features, bad records.
+    records: Any = None

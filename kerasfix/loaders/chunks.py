@@ -16,6 +16,7 @@ import numpy as np
 
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.npy import read_header
+from kerasfix.loaders.tfrecord import is_tfrecord_name
 
 # About this many bytes per chunk: large enough for numpy to run at full speed.
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -40,6 +41,10 @@ def iter_chunks(ref: ArrayRef) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
         from kerasfix.loaders.ragged import iter_json_values
 
         yield from iter_json_values(ref)
+    elif is_tfrecord_name(ref.path):
+        from kerasfix.loaders import tfrecord
+
+        yield from tfrecord.iter_chunks(ref)
     elif ref.raw is not None:
         offset, dtype, fortran = ref.raw
         with open(ref.path, "rb") as fh:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 from kerasfix import safeio
 from kerasfix.errors import DataReadError
-from kerasfix.loaders import csv_file, h5, images, npy, npz, ragged
+from kerasfix.loaders import csv_file, h5, images, npy, npz, ragged, tfrecord
 from kerasfix.loaders.base import ArrayRef, DataFile
 
 Reader = Callable[[str, bool], list[ArrayRef]]
@@ -23,6 +23,10 @@ def _read_npy(path: str, allow_pickle: bool) -> list[ArrayRef]:
     return [ref]
 
 
+def _read_tfrecord(path: str, allow_pickle: bool) -> list[ArrayRef]:
+    return list(tfrecord.read_tfrecord(path).arrays.values())
+
+
 FORMATS: dict[str, tuple[str, Reader]] = {
     ".npy": ("npy", _read_npy),
     ".npz": ("npz", npz.read_npz),
@@ -32,6 +36,9 @@ FORMATS: dict[str, tuple[str, Reader]] = {
     ".json": ("json", ragged.read_json_sequences),
     ".csv": ("csv", csv_file.read_csv),
     ".tsv": ("csv", csv_file.read_csv),
+    # Also TFDS's `name.tfrecord-00000-of-00064` and compressed names (tfrecord.is_tfrecord_name).
+    ".tfrecord": (tfrecord.FORMAT, _read_tfrecord),
+    ".tfrecords": (tfrecord.FORMAT, _read_tfrecord),
 }
 # Formats RULES.md names that later versions read; until then they are reported, not skipped.
 PLANNED_FORMATS: tuple[str, ...] = ()
@@ -78,7 +85,8 @@ def discover(
                     ext = os.path.splitext(name)[1].lower()
                     # Inside folders only the formats read today count: a folder's README.json
                     # or notes.csv is not training data until kerasfix can read those formats.
-                    if _is_junk(name) or ext not in FORMATS or ext in NAMED_ONLY:
+                    known = ext in FORMATS or tfrecord.is_tfrecord_name(name)
+                    if _is_junk(name) or not known or ext in NAMED_ONLY:
                         continue
                     path = os.path.join(root, name)
                     if path not in seen and _chosen(path, given, globs, excludes):
@@ -96,13 +104,18 @@ def read_data_file(
     image_size: tuple[int, int] | None = None,
     color_mode: str | None = None,
     image_loading: images.ImageLoading | None = None,
+    survey_plan: tfrecord.SurveyPlan | None = None,
+    compression: str | None = None,
 ) -> DataFile:
     """The arrays a file holds, or the reason it cannot be read; never raises for bad data.
     `label`: a table's label column (--y), by name or index; `image_size`, `color_mode`:
     --image-size, --color-mode; `image_loading`: every argument an image folder is read
-    with (it wins over the two before)."""
+    with (it wins over the two before); `survey_plan`, `compression`: what a TFRecord
+    shard's one pass counts, and --compression (None: detected)."""
     if images.is_image_class_folder(path):
         return images.read_image_folder(path, image_size, color_mode, image_loading)
+    if tfrecord.is_tfrecord_name(path):
+        return _read_shard(path, survey_plan, compression)
     ext = os.path.splitext(path)[1].lower()
     fmt, reader = FORMATS.get(ext, (ext.lstrip(".") or "unknown", None))
     result = DataFile(path=path, format=fmt)
@@ -132,6 +145,23 @@ def read_data_file(
         text = str(exc).strip().splitlines()
         result.error = text[0] if text else type(exc).__name__
     return result
+
+
+def _read_shard(path: str, plan: tfrecord.SurveyPlan | None, compression: str | None) -> DataFile:
+    try:
+        if not os.path.lexists(path):
+            raise DataReadError("no such file or folder")
+        safeio.regular_file_size(path)
+        return tfrecord.read_tfrecord(path, plan, compression)
+    except DataReadError as exc:
+        return DataFile(path=path, format=tfrecord.FORMAT, error=exc.reason)
+    except MemoryError:
+        return DataFile(path=path, format=tfrecord.FORMAT, error="reading ran out of memory")
+    except OSError as exc:
+        text = str(exc).strip().splitlines()
+        return DataFile(
+            path=path, format=tfrecord.FORMAT, error=text[0] if text else type(exc).__name__
+        )
 
 
 def _confirm_magic(path: str, fmt: str) -> None:

@@ -32,6 +32,7 @@ import numpy as np
 
 from kerasfix.errors import DataReadError
 from kerasfix.loaders.base import ArrayRef, DataFile
+from kerasfix.loaders.tfrecord import is_tfrecord_name
 
 IMAGE_FORMAT = "images"
 # keras.utils.image_dataset_from_directory's ALLOWLIST_FORMATS.
@@ -129,7 +130,17 @@ def class_folders(root: str) -> list[str]:
 # Extensions of the data files kerasfix reads from folders (discover.FORMATS, less the
 # named-only .json): a folder holding one at its root is a data folder, not a dataset of
 # images, whatever its subfolders hold (`run/train.npz` beside `run/plots/loss.png`).
-DATA_EXTENSIONS = (".npy", ".npz", ".h5", ".hdf5", ".jsonl", ".csv", ".tsv")
+DATA_EXTENSIONS = (
+    ".npy",
+    ".npz",
+    ".h5",
+    ".hdf5",
+    ".jsonl",
+    ".csv",
+    ".tsv",
+    ".tfrecord",
+    ".tfrecords",
+)
 # Entries looked at while searching a class folder's subtree for an image: the search stops
 # at the first image, so only folders with none (or deep, image-less trees) cost this much.
 MAX_SUBTREE_ENTRIES = 10_000
@@ -141,7 +152,7 @@ def _has_data_files(path: str) -> bool:
         with os.scandir(path) as entries:
             return any(
                 not e.name.startswith(".")
-                and e.name.lower().endswith(DATA_EXTENSIONS)
+                and (e.name.lower().endswith(DATA_EXTENSIONS) or is_tfrecord_name(e.name))
                 and e.is_file(follow_symlinks=False)
                 for e in entries
             )
@@ -590,3 +601,61 @@ def iter_label_chunks(ref: ArrayRef) -> Iterator[tuple[int, np.ndarray[Any, Any]
         yield 0, np.eye(ref.shape[1], dtype=np.float32)[labels]
         return
     yield 0, labels
+
+
+# Signatures of the formats tf.io.decode_image reads (TFRecord bytes features hold the file).
+_IMAGE_SIGNATURES = (PNG_SIGNATURE, b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
+
+
+def looks_like_image(data: bytes) -> bool:
+    """Whether bytes start like an image file tf.io.decode_image reads."""
+    return data.startswith(_IMAGE_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def header_of_bytes(data: bytes) -> tuple[int, int, int, str]:
+    """(width, height, channels as decode_image gives them, format) of an encoded image held
+    in memory (a TFRecord bytes feature), read from its header as read_header reads a file;
+    DataReadError for a bad one."""
+    import io
+
+    head = data[:HEAD_BYTES]
+    header = _quick_header(head)
+    if header is None:
+        header = _pillow_header(io.BytesIO(data))
+    width, height, mode, fmt = header
+    _check_pixels(width, height)
+    endings = _ENDINGS.get(fmt)
+    if fmt in ("BMP", "WEBP"):
+        declared = (
+            int.from_bytes(data[2:6], "little")
+            if fmt == "BMP"
+            else int.from_bytes(data[4:8], "little") + 8
+        )
+        if declared and len(data) < declared:
+            raise DataReadError(
+                f"truncated: the {fmt} header declares {declared} bytes, the value has {len(data)}"
+            )
+    elif (
+        endings is not None
+        and not data.rstrip(b"\x00\r\n ").endswith(endings)
+        and not (fmt == "JPEG" and b"\xff\xd9" in data[_jpeg_data_start(data) :])
+    ):
+        raise DataReadError(f"truncated: the {fmt} data does not end with its end marker")
+    if width <= 0 or height <= 0:
+        raise DataReadError(f"declares an empty image ({width}x{height})")
+    return width, height, MODE_CHANNELS.get(mode, 3), fmt
+
+
+def _jpeg_data_start(data: bytes) -> int:
+    """Where a JPEG's entropy-coded data starts (after its first SOS segment): an FFD9 after
+    it can only be the EOI marker. len(data) when the segments cannot be walked."""
+    at = 2
+    for _ in range(MAX_JPEG_MARKERS):
+        marker = data[at : at + 4]
+        if len(marker) < 4 or marker[0] != 0xFF:
+            return len(data)
+        length = int.from_bytes(marker[2:4], "big")
+        if marker[1] == 0xDA:
+            return at + 2 + length
+        at += 2 + length
+    return len(data)

@@ -14,6 +14,9 @@ from kerasfix.model.contract import ModelContract
 X_KEYS = ("x", "X", "x_train", "X_train", "inputs", "features")
 Y_KEYS = ("y", "Y", "y_train", "labels", "targets")
 SAMPLE_WEIGHT_KEYS = ("sample_weight", "sample_weights")
+# TFRecord features: also the names TFDS and tf.data tutorials give them.
+RECORD_X_KEYS = (*X_KEYS, "image", "images", "input_ids", "tokens", "ids")
+RECORD_Y_KEYS = (*Y_KEYS, "label", "target", "class")
 # np.savez(f, x, y) names its members arr_0, arr_1.
 POSITIONAL_KEYS = ("arr_0", "arr_1")
 
@@ -45,11 +48,17 @@ class Group:
     keys: tuple[str, ...] = ()  # every key the file holds, for messages
 
 
-def map_arrays(file: DataFile, contract: ModelContract, options: KeyOptions) -> Group:
+def map_arrays(
+    file: DataFile,
+    contract: ModelContract,
+    options: KeyOptions,
+    x_keys: tuple[str, ...] = X_KEYS,
+    y_keys: tuple[str, ...] = Y_KEYS,
+) -> Group:
     arrays = file.arrays
     group = Group(path=file.path, keys=tuple(sorted(arrays)))
-    group.x = _pick(arrays, [i.name for i in contract.inputs], options.x, X_KEYS)
-    group.y = _pick(arrays, [o.name for o in contract.outputs], options.y, Y_KEYS)
+    group.x = _pick(arrays, [i.name for i in contract.inputs], options.x, x_keys)
+    group.y = _pick(arrays, [o.name for o in contract.outputs], options.y, y_keys)
     if (
         not group.x
         and not group.y
@@ -63,7 +72,7 @@ def map_arrays(file: DataFile, contract: ModelContract, options: KeyOptions) -> 
     group.sample_weight = next((arrays[k] for k in SAMPLE_WEIGHT_KEYS if k in arrays), None)
     if not group.x and not options.x and len(contract.inputs) == 1:
         taken = {r.key for r in group.y.values()} | set(SAMPLE_WEIGHT_KEYS)
-        rest = [k for k in arrays if k not in taken and k not in Y_KEYS]
+        rest = [k for k in arrays if k not in taken and k not in y_keys]
         if len(rest) == 1:  # a .npy, or a file holding a single array
             group.x = {contract.inputs[0].name: arrays[rest[0]]}
     return group

@@ -21,6 +21,7 @@ import numpy as np
 
 from kerasfix import safeio
 from kerasfix.errors import DataReadError
+from kerasfix.loaders import tfrecord
 from kerasfix.loaders.base import ArrayRef
 
 # Sequences per chunk when streaming.
@@ -217,6 +218,8 @@ def iter_sequences(ref: ArrayRef) -> Iterator[tuple[int, list[np.ndarray[Any, An
     lower = ref.path.lower()
     if lower.endswith((".jsonl", ".json")):
         yield from _json_chunks(ref, ragged=True)
+    elif tfrecord.is_tfrecord_name(ref.path):
+        yield from tfrecord.iter_sequences(ref)
     elif lower.endswith((".h5", ".hdf5")):
         import h5py
 

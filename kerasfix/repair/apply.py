@@ -161,6 +161,7 @@ def _write(
     jobs = _jobs(file, diagnosis, keeps)
     final = os.path.join(out_dir, file.output)
     sha_in = sha_out = None
+    records: dict[str, int] | None = None
     with atomic_path(final) as tmp:
         if file.format == "npy":
             job = jobs[None]
@@ -176,11 +177,16 @@ def _write(
         elif file.format in ("jsonl", "json"):
             keep = next(iter(keeps[(p, k)] for (p, k) in keeps if p == file.path), None)
             writers.write_json_records(file.path, tmp, jobs, keep)
+        elif file.format == "tfrecord":  # rows are records: dropped record by record there
+            from kerasfix.repair.tfrecord import write_shard
+
+            compression = diagnosis.files[file.path].records.compression
+            records = write_shard(file.path, tmp, jobs, file.actions, compression, file.skipped)
         else:  # pragma: no cover - discovery only yields the formats above
             raise ValueError(f"cannot write {file.format}")
         if sha_out is None:
             sha_out = sha256_file(tmp)
-    return {
+    entry = {
         "input": file.path,
         "output": file.output,
         "sha256_input": sha_in or sha256_file(file.path),
@@ -189,6 +195,9 @@ def _write(
         "skipped": [a.to_dict() for a in file.skipped],
         "header_only": file.header_only,
     }
+    if records is not None:  # a TFRecord shard: what became of its records
+        entry["records"] = records
+    return entry
 
 
 def apply_plan(
@@ -200,6 +209,9 @@ def apply_plan(
     keeps: dict[tuple[str, str | None], Array] = {}
     row_losses: list[dict[str, int]] = []
     for keys, actions in plan.row_groups:
+        if all(diagnosis.files[p].format == "tfrecord" for p, _ in keys):
+            row_losses.append({})  # a shard's rows are its records: its writer drops them
+            continue
         refs = [diagnosis.files[p].arrays[k or ""] for p, k in keys]
         keep, lost = resolve_rows(refs, actions)
         row_losses.append(lost)

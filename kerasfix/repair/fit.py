@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from kerasfix.api import Diagnosis
-from kerasfix.errors import UsageError
+from kerasfix.errors import DataReadError, UsageError
 from kerasfix.loaders import DataFile, read_data_file
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.chunks import iter_chunks
 from kerasfix.loaders.images import COLOR_MODES, ImageSurvey
 from kerasfix.loaders.ragged import iter_sequences
+from kerasfix.records import as_parsed
 from kerasfix.repair.plan import RepairPlan
 
 MAX_ROWS = 32
@@ -133,9 +134,17 @@ def verify_fit(
         xs = {name: current(ref) for name, ref in group.x.items()}
         ys = {name: current(ref) for name, ref in group.y.items()}
         rows = contract.fixed_batch_size or min(MAX_ROWS, *(r.shape[0] for r in xs.values()))
-        heads = {("x", n): _head(r, rows) for n, r in xs.items()} | {
-            ("y", n): _head(r, rows) for n, r in ys.items()
-        }
+        try:
+            heads = {("x", n): _head(r, rows) for n, r in xs.items()} | {
+                ("y", n): _head(r, rows) for n, r in ys.items()
+            }
+        except DataReadError as exc:  # encoded images in TFRecord features are never decoded
+            return {"status": "skipped", "reason": exc.reason}
+        for (side, name), head in heads.items():
+            inp = contract.input_named(name) if side == "x" else None
+            if head is not None and inp is not None:
+                # A TFRecord list is a flat sample: the parse spec gives it the input's shape.
+                heads[(side, name)] = as_parsed(head, inp.sample_shape)
         if any(h is None for h in heads.values()):
             return {
                 "status": "skipped",

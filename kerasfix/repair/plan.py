@@ -104,7 +104,7 @@ class RepairPlan:
         }
 
 
-WRITABLE_FORMATS = frozenset({"npy", "npz", "h5", "jsonl", "json", "images"})
+WRITABLE_FORMATS = frozenset({"npy", "npz", "h5", "jsonl", "json", "images", "tfrecord"})
 
 
 def _format(diagnosis: Diagnosis, path: str) -> str:
@@ -650,6 +650,15 @@ def plan_repair(
         # Unreadable files (KF001), unmapped ones (KF002): findings no repair reaches.
         if result.role != "model" and (result.path, result.key) not in covered:
             plan.unfixable.extend((result.path, result.key, f) for f in result.findings)
+    from kerasfix.repair.tfrecord import plan_drops
+
+    plan_drops(
+        plan,
+        diagnosis,
+        options,
+        by_path,
+        lambda path: FilePlan(path, output_name(path, data_args), _format(diagnosis, path)),
+    )
     plan.files = sorted(by_path.values(), key=lambda f: f.path)
     for file in plan.files:
         file.actions = [

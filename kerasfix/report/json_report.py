@@ -59,7 +59,7 @@ def summary_dict(report: Report) -> dict[str, Any]:
 
 
 def report_dict(report: Report) -> dict[str, Any]:
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "kerasfix_version": __version__,
         "status": status(report),
@@ -68,6 +68,9 @@ def report_dict(report: Report) -> dict[str, Any]:
         "summary": summary_dict(report),
         "notes": list(report.notes),
     }
+    if report.features:  # TFRecord runs: one summary per feature across every shard
+        doc["features"] = report.features
+    return doc
 
 
 _RESULTS = "\x00results\x00"
@@ -85,15 +88,15 @@ def render(report: Report, color: bool = False) -> str:
 
 
 def summary_line(report: Report) -> str:
-    return json.dumps(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "status": status(report),
-            "summary": summary_dict(report),
-            "notes": list(report.notes),
-        },
-        sort_keys=True,
-    )
+    line: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "status": status(report),
+        "summary": summary_dict(report),
+        "notes": list(report.notes),
+    }
+    if report.features:
+        line["features"] = report.features
+    return json.dumps(line, sort_keys=True)
 
 
 def render_lines(report: Report, color: bool = False) -> str:

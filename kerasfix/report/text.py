@@ -52,6 +52,25 @@ def summary_line(report: Report) -> str:
     return f"{', '.join(counts)} in {' and '.join(places)}."
 
 
+def feature_lines(report: Report) -> list[str]:
+    """TFRecord runs: each feature across the shards, and how to parse those the model reads."""
+    lines = []
+    for name, entry in report.features.items():
+        low, high = entry["length"]
+        length = f"length {low}" if low == high else f"lengths {low}..{high}"
+        values = f", values {entry['min']}..{entry['max']}" if entry.get("min") is not None else ""
+        missing = f", missing from {entry['missing']}" if entry.get("missing") else ""
+        line = (
+            f"feature '{name}': {entry['kind']} in {entry['records']} records of "
+            f"{_plural(entry['files'], 'file')}, {length}{values}{missing}"
+        )
+        if "feeds" in entry:
+            line += f"\n  feeds {entry['feeds']['role']} '{entry['feeds']['name']}': parse with "
+            line += entry["parse"]
+        lines.append(line)
+    return lines
+
+
 def render(report: Report, color: bool = False) -> str:
     blocks = [_block(r, f, color) for r in report.results for f in r.findings]
     notes = [
@@ -60,4 +79,4 @@ def render(report: Report, color: bool = False) -> str:
         for note in r.notes
     ]
     notes += [f"{_paint('note', _COLORS[Severity.INFO], color)}: {note}" for note in report.notes]
-    return "\n".join([*blocks, *notes, summary_line(report)]) + "\n"
+    return "\n".join([*blocks, *notes, *feature_lines(report), summary_line(report)]) + "\n"

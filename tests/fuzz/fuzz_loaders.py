@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 FIXTURES = ROOT / "fixtures"
 SEQUENCE_MODEL = FIXTURES / "KF401" / "positive" / "model.keras"
 ARRAY_MODEL = FIXTURES / "seed" / "conv1d" / "model.keras"
+RECORD_MODEL = FIXTURES / "tfrecord" / "healthy" / "model.keras"
 
 # target -> (file suffix, what reads it, the seed files)
 TARGETS: dict[str, tuple[str, str, list[Path]]] = {
@@ -44,12 +45,32 @@ TARGETS: dict[str, tuple[str, str, list[Path]]] = {
     "keras": (".keras", "model", [FIXTURES / "seed" / "conv1d" / "model.keras"]),
     "h5model": (".h5", "model", [FIXTURES / "KF101" / "positive" / "model.h5"]),
     "jsonarch": (".json", "model", []),
+    # TFRecord shards: the framing (CRCs, lengths, compression) and, with every input framed
+    # correctly, the tf.train.Example parser behind it.
+    "tfrecord": (
+        ".tfrecord",
+        "data",
+        [
+            FIXTURES / "tfrecord" / "healthy" / "train.tfrecord",
+            FIXTURES / "tfrecord" / "corrupt-record" / "train.tfrecord",
+            FIXTURES / "tfrecord" / "healthy-gzip" / "train.tfrecord.gz",
+        ],
+    ),
+    "example": (".tfrecord", "data", []),  # seeded below: single Example records
 }
 
 
 def _seeds(target: str) -> list[bytes]:
     files = TARGETS[target][2]
     seeds = [f.read_bytes() for f in files if f.is_file()]
+    if target == "example":
+        from kerasfix.loaders import tfrecord
+
+        for case in ("healthy", "image-size"):
+            shard = next((FIXTURES / "tfrecord" / case).glob("*.tfrecord*"))
+            seeds += [
+                r.data for r in tfrecord.iter_framed(str(shard)) if isinstance(r, tfrecord.Record)
+            ][:2]
     if target == "h5":
         import h5py
         import numpy as np
@@ -77,9 +98,15 @@ def make_target(target: str, workdir: str) -> Callable[[bytes], None]:
     suffix, kind, _ = TARGETS[target]
     path = os.path.join(workdir, f"input{suffix}")
     model = str(SEQUENCE_MODEL if target in ("jsonl", "json") else ARRAY_MODEL)
+    if target in ("tfrecord", "example"):
+        model = str(RECORD_MODEL)
     options = DiagnoseOptions(trace_model=False)
 
     def one_input(data: bytes) -> None:
+        if target == "example":
+            from kerasfix.loaders.tfrecord import frame
+
+            data = frame(data) * 3
         with open(path, "wb") as fh:
             fh.write(data)
         if kind == "model":
