@@ -76,6 +76,8 @@ class Diagnosis:
     interrupted: bool = False
     total_files: int = 0  # DATA files the run set out to check (label siblings not counted)
     finished_files: int = 0
+    # Every DATA file of the run, each followed by its label sibling (repair carries them).
+    data_files: list[str] = field(default_factory=list)
 
     def result(self, path: str, key: str | None) -> FileResult | None:
         return next(
@@ -347,6 +349,7 @@ def _run(
     report.sort()
     diagnosis.report = report
     diagnosis.total_files = len(jobs)
+    diagnosis.data_files = [p for job in jobs for p in (job.path, job.labels) if p is not None]
     return diagnosis
 
 

@@ -441,6 +441,14 @@ def repair(
     verify_fit: Annotated[
         bool, typer.Option("--verify-fit", help="Train one step on the repaired data (CPU).")
     ] = False,
+    changed_only: Annotated[
+        bool,
+        typer.Option(
+            "--changed-only",
+            help="Write only the repaired files; by default --out also holds every unchanged "
+            "DATA file (hard-linked, or copied across filesystems), ready to train from.",
+        ),
+    ] = False,
     prefer: Annotated[
         Prefer | None,
         typer.Option(
@@ -519,6 +527,7 @@ def repair(
         dry_run=dry_run,
         verify_fit=verify_fit,
         prefer=prefer.value if prefer is not None else None,
+        changed_only=changed_only,
     )
 
     def repair_run(render: Any) -> int:
