@@ -299,9 +299,11 @@ def _run(
     observer.started(len(jobs), model_result if model_result.findings else None, augmenting)
     unreadable_reasons: list[tuple[str, str]] = []
     done = 0
+    finished: list[str] = []
     try:
         for outcome in _run_jobs(context, jobs):
             done += 1
+            finished.append(outcome.job.path)
             if outcome.error is not None:
                 unreadable_reasons.append((outcome.job.path, outcome.error))
             architecture.check_file(outcome.results)  # KF601: shapes the model cannot take
@@ -345,7 +347,13 @@ def _run(
         files=len({r.path for r in results if r.role != "model"}),
         readable_files=readable,
         notes=_notes(data_paths, architecture),
+        fail_on=options.fail_on,
     )
+    if diagnosis.interrupted:
+        report.interrupted = True
+        done_paths = set(finished)  # in DATA order, as the report is
+        report.finished = [job.path for job in jobs if job.path in done_paths]
+        report.not_reached = [job.path for job in jobs if job.path not in done_paths]
     report.sort()
     diagnosis.report = report
     diagnosis.total_files = len(jobs)

@@ -42,6 +42,7 @@ class Format(str, enum.Enum):
     json = "json"
     jsonl = "jsonl"
     github = "github"
+    sarif = "sarif"
 
 
 class ShortFormat(str, enum.Enum):

@@ -78,6 +78,13 @@ class Report:
     # What the run could not check, and why (Keras unavailable, a model that holds code, no
     # DATA given): shown with the report so that it never reads as an all-clear for those.
     notes: list[str] = field(default_factory=list)
+    # The severity at and above which the run fails (--fail-on; None: never): the status.
+    fail_on: Severity | None = Severity.ERROR
+    # Ctrl-C (or SIGTERM) stopped the run: the DATA files finished (their results are in
+    # `results`) and those it did not reach. Such a report is never a pass.
+    interrupted: bool = False
+    finished: list[str] = field(default_factory=list)
+    not_reached: list[str] = field(default_factory=list)
 
     def all_findings(self) -> list[Finding]:
         return [f for r in self.results for f in r.findings]
