@@ -14,6 +14,7 @@ from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelCont
 from kerasfix.checks.catalog import known_token
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
 from kerasfix.checks.kf5_datasets import DatasetContext, for_image_folder, model_image_loading
+from kerasfix.checks.tables import for_table
 from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
 from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
@@ -454,6 +455,9 @@ def _check_file(
             result.findings = [
                 _with_model_patch(contract, options, inp, f) for f in result.findings
             ]
+            if file.format == "csv":  # columns that look like ids or labels (issue 15)
+                y_ref = next(iter(group.y.values()), None)
+                result.findings = [for_table(f, ref, y_ref) for f in result.findings]
         by_key[(ref.path, ref.key)] = result
     for name, ref in group.y.items():
         if (ref.path, ref.key) in by_key:
@@ -464,6 +468,11 @@ def _check_file(
         out = next((o for o in contract.outputs if o.name == name), None)
         if out is not None:
             _check_values(contract, options, result, ref, "label_values", output=out)
+        if file.format == "csv" and ref.columns and ref.label_column is None:
+            result.notes.append(
+                f"the label column {ref.columns[0]!r} was found by its name; --y COLUMN names "
+                "another"
+            )
         by_key[(ref.path, ref.key)] = result
     if group.sample_weight is not None:
         ref = group.sample_weight
