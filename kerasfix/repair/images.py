@@ -1,5 +1,6 @@
 """Repairing an image-class folder (KF504, unsafe): the odd images converted to the folder's
-usual channel mode and resized to its usual size, written into DIR with the folder's layout.
+usual channel mode and resized to the size training loads them at (KF504's target), written
+into DIR with the folder's layout.
 
 Every other file Keras indexes is carried as it is (hard-linked, or copied byte for byte across
 filesystems: repair/carry.py), so DIR holds a complete dataset to
