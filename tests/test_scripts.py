@@ -92,6 +92,13 @@ def test_interrupted_text_report_names_the_files_not_reached(tmp_path: Path) -> 
     assert "No problems found in 3 files." not in out
 
 
+def test_interrupted_github_annotations_end_with_an_error(tmp_path: Path) -> None:
+    out, held = _interrupted(tmp_path, "github")
+    last = out.splitlines()[-1]
+    assert last.startswith("::error title=kerasfix interrupted::Interrupted: 3 of 4 DATA files")
+    assert str(held) in last
+
+
 def test_interrupted_sarif_marks_the_run_unsuccessful(tmp_path: Path) -> None:
     out, held = _interrupted(tmp_path, "sarif")
     log = json.loads(out)
