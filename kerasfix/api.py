@@ -14,6 +14,7 @@ from kerasfix.checks import CHECKS, RULES, GroupContext, InputContext, ModelCont
 from kerasfix.checks.catalog import known_token
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
 from kerasfix.checks.kf5_datasets import DatasetContext, for_image_folder, model_image_loading
+from kerasfix.checks.tables import for_table
 from kerasfix.errors import NoDataReadError, UsageError
 from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
 from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
@@ -77,6 +78,8 @@ class Diagnosis:
     interrupted: bool = False
     total_files: int = 0  # DATA files the run set out to check (label siblings not counted)
     finished_files: int = 0
+    # Every DATA file of the run, each followed by its label sibling (repair carries them).
+    data_files: list[str] = field(default_factory=list)
 
     def result(self, path: str, key: str | None) -> FileResult | None:
         return next(
@@ -312,9 +315,11 @@ def _run(
     unreadable_reasons: list[tuple[str, str]] = []
     done = 0
     shard_features: list[dict[str, Any]] = []
+    finished: list[str] = []
     try:
         for outcome in _run_jobs(context, jobs):
             done += 1
+            finished.append(outcome.job.path)
             if outcome.features:
                 shard_features.append(outcome.features)
             if outcome.error is not None:
@@ -360,14 +365,21 @@ def _run(
         files=len({r.path for r in results if r.role != "model"}),
         readable_files=readable,
         notes=_notes(data_paths, architecture),
+        fail_on=options.fail_on,
     )
     if shard_features:
         from kerasfix.records import merge_summaries
 
         report.features = merge_summaries(shard_features)
+    if diagnosis.interrupted:
+        report.interrupted = True
+        done_paths = set(finished)  # in DATA order, as the report is
+        report.finished = [job.path for job in jobs if job.path in done_paths]
+        report.not_reached = [job.path for job in jobs if job.path not in done_paths]
     report.sort()
     diagnosis.report = report
     diagnosis.total_files = len(jobs)
+    diagnosis.data_files = [p for job in jobs for p in (job.path, job.labels) if p is not None]
     return diagnosis
 
 
@@ -476,6 +488,9 @@ def _check_file(
             result.findings = [
                 _with_model_patch(contract, options, inp, f) for f in result.findings
             ]
+            if file.format == "csv":  # columns that look like ids or labels (issue 15)
+                y_ref = next(iter(group.y.values()), None)
+                result.findings = [for_table(f, ref, y_ref) for f in result.findings]
         by_key[(ref.path, ref.key)] = result
     for name, ref in group.y.items():
         if (ref.path, ref.key) in by_key:
@@ -486,6 +501,11 @@ def _check_file(
         out = next((o for o in contract.outputs if o.name == name), None)
         if out is not None:
             _check_values(contract, options, result, ref, "label_values", output=out)
+        if file.format == "csv" and ref.columns and ref.label_column is None:
+            result.notes.append(
+                f"the label column {ref.columns[0]!r} was found by its name; --y COLUMN names "
+                "another"
+            )
         by_key[(ref.path, ref.key)] = result
     if group.sample_weight is not None:
         ref = group.sample_weight

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from kerasfix import __version__, api
 from kerasfix.errors import KerasfixError
@@ -26,10 +27,52 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3
 # SIGPIPE reports to its shell.
 EXIT_BROKEN_PIPE = 141
 
+# Every command's --help ends with one example and the exit codes (RULES.md's table). The help
+# is rendered with rich markup: a literal "[" is written "\\[".
+EXIT_CODES = (
+    "Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage error, "
+    "unreadable MODEL, or no DATA readable at all; 3 a kerasfix bug (rerun with --traceback); "
+    "130 interrupted (Ctrl-C, SIGTERM)."
+)
+
+
+def _epilog(example: str, codes: str = EXIT_CODES) -> str:
+    return f"Example: {example}\n\n{codes}"
+
+
+def _plain_flags(params: list[Any]) -> list[Any]:
+    """On/off flags (--help, --install-completion and ours) without a `<bool>` type
+    placeholder in --help: a flag takes no value."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+        elif param.param_type_name == "argument" and hasattr(param, "display_type_rich"):
+            # An argument's name (MODEL, DATA) says what it takes: no `<str>` beside it.
+            param.display_type_rich = lambda ctx: None
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="kerasfix",
     help="Find and repair mismatches between a saved Keras model and its training data.",
-    add_completion=False,
+    epilog=_epilog(
+        "kerasfix diagnose model.keras data/ --format json",
+        EXIT_CODES + "\n\nShell completion: kerasfix --install-completion (bash, zsh, fish, "
+        "PowerShell), or kerasfix --show-completion to see the script.",
+    ),
+    # --install-completion / --show-completion (the shell found by shellingham).
+    add_completion=True,
+    cls=_Group,
     no_args_is_help=True,
     # Tracebacks are for kerasfix bugs only, and only on request (--traceback).
     pretty_exceptions_enable=False,
@@ -42,6 +85,7 @@ class Format(str, enum.Enum):
     json = "json"
     jsonl = "jsonl"
     github = "github"
+    sarif = "sarif"
 
 
 class ShortFormat(str, enum.Enum):
@@ -119,7 +163,7 @@ def _version(value: bool) -> None:
 
 
 TracebackOpt = Annotated[
-    bool, typer.Option("--traceback", help="Show the traceback of an internal error.")
+    bool, typer.Option("--traceback", metavar="", help="Show the traceback of an internal error.")
 ]
 
 
@@ -127,81 +171,121 @@ TracebackOpt = Annotated[
 def _main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", metavar="", callback=_version, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """Find and repair mismatches between a saved Keras model and its training data."""
 
 
-ModelArg = Annotated[str, typer.Argument(help=".keras, .h5, architecture .json or SavedModel")]
+ModelArg = Annotated[
+    str, typer.Argument(metavar="MODEL", help=".keras, .h5, architecture .json or SavedModel")
+]
 XOpt = Annotated[
     list[str] | None,
-    typer.Option("--x", help="Input array key, or input_name=key (repeatable)."),
+    typer.Option("--x", metavar="KEY", help="Input array key, or input_name=key (repeatable)."),
 ]
 YOpt = Annotated[
     list[str] | None,
-    typer.Option("--y", help="Label array key or table column, or output_name=key (repeatable)."),
+    typer.Option(
+        "--y",
+        metavar="KEY",
+        help="Label array key or table column, or output_name=key (repeatable).",
+    ),
 ]
 YFileOpt = Annotated[
-    str | None, typer.Option("--y-file", help="A separate file holding the labels.")
+    str | None, typer.Option("--y-file", metavar="FILE", help="A separate file holding the labels.")
 ]
 BatchSizeOpt = Annotated[
-    int | None, typer.Option("--batch-size", min=1, help="The batch size training will use.")
+    int | None,
+    typer.Option("--batch-size", metavar="N", min=1, help="The batch size training will use."),
 ]
 SelectOpt = Annotated[
-    list[str] | None, typer.Option("--select", help="Only these codes, prefixes or names.")
+    list[str] | None,
+    typer.Option("--select", metavar="CODES", help="Only these codes, prefixes or names."),
 ]
 IgnoreOpt = Annotated[
-    list[str] | None, typer.Option("--ignore", help="Skip these codes, prefixes or names.")
+    list[str] | None,
+    typer.Option("--ignore", metavar="CODES", help="Skip these codes, prefixes or names."),
 ]
 FailOnOpt = Annotated[
-    FailOn, typer.Option("--fail-on", help="Exit 1 on findings at or above this severity.")
+    FailOn,
+    typer.Option(
+        "--fail-on",
+        metavar="error|warning|never",
+        help="Exit 1 on findings at or above this severity.",
+    ),
 ]
 AllowPickleOpt = Annotated[
-    bool, typer.Option("--allow-pickle", help="Allow unpickling object arrays (trusted files).")
+    bool,
+    typer.Option(
+        "--allow-pickle", metavar="", help="Allow unpickling object arrays (trusted files)."
+    ),
 ]
 TrustModelOpt = Annotated[
-    bool, typer.Option("--trust-model", help="Allow running code the model holds.")
+    bool, typer.Option("--trust-model", metavar="", help="Allow running code the model holds.")
 ]
 JobsOpt = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, help="Worker processes for folder runs (default: cores)."),
+    typer.Option(
+        "--jobs",
+        "-j",
+        metavar="N",
+        min=1,
+        help="Worker processes for folder runs (default: cores).",
+    ),
 ]
 GlobOpt = Annotated[
     list[str] | None,
-    typer.Option("--glob", help="Only files whose name or relative path matches (repeatable)."),
+    typer.Option(
+        "--glob",
+        metavar="PATTERN",
+        help="Only files whose name or relative path matches (repeatable).",
+    ),
 ]
 ExcludeOpt = Annotated[
     list[str] | None,
-    typer.Option("--exclude", help="Skip files whose name or relative path matches (repeatable)."),
+    typer.Option(
+        "--exclude",
+        metavar="PATTERN",
+        help="Skip files whose name or relative path matches (repeatable).",
+    ),
 ]
 FileTimeoutOpt = Annotated[
     float | None,
     typer.Option(
-        "--file-timeout", min=0.001, help="Seconds one file may take; then it is a KF001."
+        "--file-timeout",
+        metavar="SECONDS",
+        min=0.001,
+        help="Seconds one file may take; then it is a KF001.",
     ),
 ]
 SchedulerOpt = Annotated[
     str | None,
     typer.Option(
-        "--scheduler", help="Run the per-file work on this Dask scheduler (kerasfix[dask])."
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Run the per-file work on this Dask scheduler (kerasfix\\[dask]).",
     ),
 ]
 AugmentOpt = Annotated[
     str | None,
     typer.Option(
         "--augment",
+        metavar="FILE.py:FUNC",
         help="FILE.py:FUNC, an augmentation taking and returning (x, y); runs that code "
         "in-process (KF501-KF503).",
     ),
 ]
 DrawsOpt = Annotated[
-    int, typer.Option("--draws", min=1, max=1000, help="Seeded augmentation draws.")
+    int, typer.Option("--draws", metavar="N", min=1, max=1000, help="Seeded augmentation draws.")
 ]
 ImageSizeOpt = Annotated[
     str | None,
     typer.Option(
         "--image-size",
+        metavar="HxW",
         help="HxW image folders are resized to, as image_dataset_from_directory (default 256x256).",
     ),
 ]
@@ -217,6 +301,7 @@ ColorModeOpt = Annotated[
     ColorMode | None,
     typer.Option(
         "--color-mode",
+        metavar="rgb|rgba|grayscale",
         help="The color_mode image folders are loaded with, as image_dataset_from_directory "
         "(default rgb: every image as 3 channels).",
     ),
@@ -298,17 +383,21 @@ def _options(
     )
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_epilog("kerasfix diagnose model.keras data/ --fail-on warning"))
 def diagnose(
     model: ModelArg,
     data: Annotated[
-        list[str] | None, typer.Argument(help="Data files or folders (recursed, sorted).")
+        list[str] | None,
+        typer.Argument(metavar="DATA", help="Data files or folders (recursed, sorted)."),
     ] = None,
     x: XOpt = None,
     y: YOpt = None,
     y_file: YFileOpt = None,
     batch_size: BatchSizeOpt = None,
-    output_format: Annotated[Format, typer.Option("--format", help="Report format.")] = Format.text,
+    output_format: Annotated[
+        Format,
+        typer.Option("--format", metavar="text|json|jsonl|github|sarif", help="Report format."),
+    ] = Format.text,
     select: SelectOpt = None,
     ignore: IgnoreOpt = None,
     fail_on: FailOnOpt = FailOn.error,
@@ -328,6 +417,7 @@ def diagnose(
         bool,
         typer.Option(
             "--trace/--no-trace",
+            metavar="",
             help="For a length or size mismatch, ask Keras whether the model's input could be "
             "patched instead (imports TensorFlow); --no-trace keeps diagnose light.",
         ),
@@ -445,42 +535,79 @@ class Side(str, enum.Enum):
     post = "post"
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    epilog=_epilog(
+        "kerasfix repair model.keras data/ --out fixed/ --dry-run",
+        "Exit codes: 0 nothing left to fix at or above --fail-on, outputs verified; 1 findings "
+        "remain that no enabled repair fixes, or verification failed; 2 usage error, unreadable "
+        "MODEL, or an output that cannot be written; 3 a kerasfix bug (rerun with --traceback); "
+        "130 interrupted, nothing half-written left.",
+    ),
+)
 def repair(
     model: ModelArg,
-    out: Annotated[str, typer.Option("--out", help="Folder for the repaired files.")],
+    out: Annotated[
+        str, typer.Option("--out", metavar="DIR", help="Folder for the repaired files.")
+    ],
     data: Annotated[
         list[str] | None,
-        typer.Argument(help="Data files or folders (recursed, sorted); none: the model alone."),
+        typer.Argument(
+            metavar="DATA",
+            help="Data files or folders (recursed, sorted); none: the model alone.",
+        ),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan; write nothing.")
+        bool, typer.Option("--dry-run", metavar="", help="Print the plan; write nothing.")
     ] = False,
     unsafe_fixes: Annotated[
-        bool, typer.Option("--unsafe-fixes", help="Also apply fixes that lose or invent data.")
+        bool,
+        typer.Option(
+            "--unsafe-fixes", metavar="", help="Also apply fixes that lose or invent data."
+        ),
     ] = False,
     verify_fit: Annotated[
-        bool, typer.Option("--verify-fit", help="Train one step on the repaired data (CPU).")
+        bool,
+        typer.Option("--verify-fit", metavar="", help="Train one step on the repaired data (CPU)."),
+    ] = False,
+    changed_only: Annotated[
+        bool,
+        typer.Option(
+            "--changed-only",
+            metavar="",
+            help="Write only the repaired files; by default --out also holds every unchanged "
+            "DATA file (hard-linked, or copied across filesystems), ready to train from.",
+        ),
     ] = False,
     prefer: Annotated[
         Prefer | None,
         typer.Option(
             "--prefer",
+            metavar="data|model",
             help="Where a finding has both, take the data fix or the model patch "
             "(default: the lossless one).",
         ),
     ] = None,
     padding: Annotated[
-        Side, typer.Option("--padding", help="Pad sequences at the front (pre) or end.")
+        Side,
+        typer.Option(
+            "--padding", metavar="pre|post", help="Pad sequences at the front (pre) or end."
+        ),
     ] = Side.pre,
     truncating: Annotated[
-        Side, typer.Option("--truncating", help="Cut long sequences at the front (pre) or end.")
+        Side,
+        typer.Option(
+            "--truncating", metavar="pre|post", help="Cut long sequences at the front (pre) or end."
+        ),
     ] = Side.pre,
-    pad_value: Annotated[float, typer.Option("--pad-value", help="The padding value.")] = 0.0,
+    pad_value: Annotated[
+        float, typer.Option("--pad-value", metavar="VALUE", help="The padding value.")
+    ] = 0.0,
     oov_id: Annotated[
         int | None,
         typer.Option(
             "--oov-id",
+            metavar="ID",
             help="Map token ids an Embedding cannot look up (>= input_dim, or negative) to "
             "this id (unsafe).",
         ),
@@ -490,7 +617,7 @@ def repair(
     y_file: YFileOpt = None,
     batch_size: BatchSizeOpt = None,
     output_format: Annotated[
-        ShortFormat, typer.Option("--format", help="text or json.")
+        ShortFormat, typer.Option("--format", metavar="text|json", help="text or json.")
     ] = ShortFormat.text,
     select: SelectOpt = None,
     ignore: IgnoreOpt = None,
@@ -542,6 +669,7 @@ def repair(
         dry_run=dry_run,
         verify_fit=verify_fit,
         prefer=prefer.value if prefer is not None else None,
+        changed_only=changed_only,
     )
 
     def repair_run(render: Any) -> int:
@@ -616,25 +744,38 @@ def _exit_for(
 MAX_LOG_BYTES = 16 * 1024 * 1024
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    epilog=_epilog(
+        "kerasfix explain --log train.log",
+        "Exit codes: 0 a rule explains it (or a rule's docs were shown); 1 no rule matches the "
+        "text; 2 usage error; 3 a kerasfix bug (rerun with --traceback).",
+    ),
+)
 def explain(
     target: Annotated[
         str | None,
         typer.Argument(
-            help="A rule code (KF101), an error text, or - to read the text from stdin."
+            metavar="CODE|TEXT|-",
+            help="A rule code (KF101), an error text, or - to read the text from stdin.",
         ),
     ] = None,
     log: Annotated[
-        str | None, typer.Option("--log", help="A log or traceback file to search for the error.")
+        str | None,
+        typer.Option(
+            "--log", metavar="FILE", help="A log or traceback file to search for the error."
+        ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", help="Confirm with diagnose against this model.")
+        str | None,
+        typer.Option("--model", metavar="MODEL", help="Confirm with diagnose against this model."),
     ] = None,
     data: Annotated[
-        list[str] | None, typer.Option("--data", help="Data to diagnose with --model (repeatable).")
+        list[str] | None,
+        typer.Option("--data", metavar="DATA", help="Data to diagnose with --model (repeatable)."),
     ] = None,
     output_format: Annotated[
-        ShortFormat, typer.Option("--format", help="text or json.")
+        ShortFormat, typer.Option("--format", metavar="text|json", help="text or json.")
     ] = ShortFormat.text,
     show_traceback: TracebackOpt = False,
 ) -> None:
@@ -697,16 +838,24 @@ def explain(
     _handle(run, show_traceback)
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    epilog=_epilog(
+        "kerasfix inspect model.h5 --format json",
+        "Exit codes: 0 the contract was shown; 2 the MODEL cannot be read; 3 a kerasfix bug "
+        "(rerun with --traceback).",
+    ),
+)
 def inspect(
-    model: Annotated[str, typer.Argument(help=".keras, .h5, architecture .json or SavedModel")],
+    model: ModelArg,
     output_format: Annotated[
-        ShortFormat, typer.Option("--format", help="text or json.")
+        ShortFormat, typer.Option("--format", metavar="text|json", help="text or json.")
     ] = ShortFormat.text,
     trace: Annotated[
         bool,
         typer.Option(
             "--trace/--no-trace",
+            metavar="",
             help="Show each layer's shapes as Keras builds the model (imports TensorFlow in a "
             "child process); --no-trace shows the contract alone.",
         ),
@@ -730,10 +879,13 @@ def inspect(
     _handle(run, show_traceback)
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    epilog=_epilog("kerasfix rules --format json", "Exit codes: 0 always; 2 usage error."),
+)
 def rules(
     output_format: Annotated[
-        ShortFormat, typer.Option("--format", help="text or json.")
+        ShortFormat, typer.Option("--format", metavar="text|json", help="text or json.")
     ] = ShortFormat.text,
 ) -> None:
     """List every rule: code, name, severity and repair."""

@@ -80,6 +80,13 @@ class Report:
     notes: list[str] = field(default_factory=list)
     # TFRecord runs: a summary per feature across every shard (kind, records, lengths, values).
     features: dict[str, Any] = field(default_factory=dict)
+    # The severity at and above which the run fails (--fail-on; None: never): the status.
+    fail_on: Severity | None = Severity.ERROR
+    # Ctrl-C (or SIGTERM) stopped the run: the DATA files finished (their results are in
+    # `results`) and those it did not reach. Such a report is never a pass.
+    interrupted: bool = False
+    finished: list[str] = field(default_factory=list)
+    not_reached: list[str] = field(default_factory=list)
 
     def all_findings(self) -> list[Finding]:
         return [f for r in self.results for f in r.findings]

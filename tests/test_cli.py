@@ -90,7 +90,7 @@ def test_github_format_annotates_the_file() -> None:
 def test_json_report_has_every_field_of_the_contract() -> None:
     outcome = run_cli(["diagnose", "model.h5", "x.npy", "--format", "json"], 1, cwd=KF107)
     report = json.loads(outcome.stdout)
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert report["kerasfix_version"] == __version__
     assert report["status"] == "fail"
     model = report["model"]

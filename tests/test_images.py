@@ -170,8 +170,44 @@ def test_rgba_and_odd_sizes_are_counted_with_examples(tmp_path: Path) -> None:
         "sizes": {"8x8": 6, "12x8": 1},
         "channels": {"3": 6, "4": 1},
     }
-    assert "RGBA: cat/alpha.png" in finding["what"]
-    assert "12x8: dog/wide.jpg" in finding["what"]
+    # One short line: counts, the range of sizes, a few files; the full list in details.
+    assert finding["what"] == (
+        "7 images in 2 class folders mix 2 sizes (8x8 to 12x8) and 2 channel modes (6 RGB, "
+        "1 RGBA); 2 images to convert to 8x8 RGB, e.g. cat/alpha.png, dog/wide.jpg"
+    )
+    assert finding["details"]["examples"] == {"RGBA": ["cat/alpha.png"], "12x8": ["dog/wide.jpg"]}
+    assert finding["details"]["images"] == [
+        {"path": "cat/alpha.png", "size": "8x8", "channels": 4},
+        {"path": "dog/wide.jpg", "size": "12x8", "channels": 3},
+    ]
+
+
+def test_kf504_text_stays_one_short_line_on_a_big_folder(tmp_path: Path) -> None:
+    for i in range(40):
+        _image(tmp_path / "cat" / f"{i:02d}.png", size=(8 + i % 7, 8 + i % 5))
+    report = _report([str(tmp_path), "--image-size", "8x8"], code=0)
+    (finding,) = report["results"][0]["findings"]
+    odd = [i for i in range(40) if (8 + i % 7, 8 + i % 5) != (8, 8)]
+    assert len(finding["details"]["images"]) == len(odd)  # every odd image, in JSON only
+    text = run_cli(["diagnose", str(MODEL), str(tmp_path), "--image-size", "8x8"]).stdout
+    [what] = [line for line in text.splitlines() if "class folders mix" in line]
+    assert len(what) < 200, what
+    assert f"and {len(odd) - 3} more" in what and "sizes (8x8 to 14x12)" in what
+
+
+def test_kf504_resize_target_is_the_image_size_else_the_models(tmp_path: Path) -> None:
+    """The odd images are resized to what training loads them at: --image-size when given,
+    else the model's own input size, not the folder's most common size."""
+    for i in range(4):
+        _image(tmp_path / "cat" / f"{i}.png", size=(10, 10))
+    _image(tmp_path / "dog" / "0.png", size=(12, 8))
+    by_model = _report([str(tmp_path)], code=0)["results"][0]["findings"][0]
+    assert by_model["details"]["target"] == {"size": [8, 8], "channels": 3}  # MODEL: 8x8
+    assert "5 images to convert to 8x8 RGB" in by_model["what"]
+    given = _report([str(tmp_path), "--image-size", "10x10"], code=1)["results"][0]["findings"]
+    [kf504] = [f for f in given if f["code"] == "KF504"]
+    assert kf504["details"]["target"]["size"] == [10, 10]
+    assert "1 image to convert to 10x10 RGB, e.g. dog/0.png" in kf504["what"]
 
 
 def test_bad_image_size_is_a_usage_error() -> None:

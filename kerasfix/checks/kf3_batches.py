@@ -74,17 +74,22 @@ class BatchLargerThanData(Rule):
     """
     ## What it does
     Reports a batch size (`--batch-size`, or the model's own fixed one) larger than the number
-    of samples, where the model fixes its batch size.
+    of samples, where the model fixes its batch size; and, for any model, an array with no
+    samples at all (its first axis is 0), an error whatever the batch size.
 
     ## Why it matters
     A fixed-batch model cannot take a smaller batch, so not one full batch exists: training
-    fails on its first step.
+    fails on its first step. An empty array is worse: Keras 3's `fit` trains on nothing,
+    warns only `Your input ran out of data; interrupting training`, and returns an empty
+    history, so a pipeline that exported no rows goes on as if it had trained.
 
     ## Example
-    A stateful model with `batch_shape=(64, 10, 1)` and a validation file of 50 samples.
+    A stateful model with `batch_shape=(64, 10, 1)` and a validation file of 50 samples; a
+    `train.npz` whose `x` is `(0, 10)` after a filter that matched nothing.
 
     ## Fix safety
-    No automatic fix: gather more samples, or use a smaller fixed batch size.
+    No automatic fix: gather more samples, or use a smaller fixed batch size; for an empty
+    array, fix the export that produced it.
     """
 
     code = "KF303"
@@ -210,6 +215,10 @@ def check_batches(ctx: GroupContext) -> Iterator[Finding]:
     breaks in export, serving and Keras 2 (a warning, beside KF304)."""
     contract, options = ctx.contract, ctx.options
     fixed = contract.fixed_batch_size
+    empty = [label for label, n in _counts(ctx) if n == 0]
+    if empty:
+        yield _no_samples(empty, ctx)
+        return
     if fixed is None and not contract.stateful:
         return
     counts = [n for _, n in _counts(ctx)]
@@ -280,6 +289,23 @@ def check_batches(ctx: GroupContext) -> Iterator[Finding]:
         received=samples,
         remainder=remainder,
         dividing_batch_sizes=dividing_batch_sizes(samples, batch),
+    )
+
+
+def _no_samples(empty: list[str], ctx: GroupContext) -> Finding:
+    """Arrays with 0 samples: `fit` on them trains on nothing, whatever the model."""
+    batch = ctx.contract.fixed_batch_size or fit_batch_size(ctx.options)[0]
+    names = ", ".join(f"'{label}'" for label in empty)
+    return BatchLargerThanData.finding(
+        what=f"{names} {'holds' if len(empty) == 1 else 'hold'} 0 samples: not one batch "
+        "to train on",
+        why="Keras's fit on an empty array trains on nothing and only warns 'Your input ran "
+        "out of data'; the run looks like a training that happened",
+        fix="re-export the data: the step that wrote it kept no rows [no automatic fix]",
+        severity=Severity.ERROR,
+        expected=batch,
+        received=0,
+        empty=empty,
     )
 
 

@@ -31,8 +31,9 @@ class MixedSampleShapes(Rule):
     """
     ## What it does
     Reports an image-class folder whose images differ in size or in channels (a grayscale or
-    RGBA image among RGB ones), read from the image headers: the counts of each size and
-    mode, and example files of the rarer ones.
+    RGBA image among RGB ones), read from the image headers, in one short line: the counts,
+    the range of sizes and a few of the images to convert; the JSON report lists every one
+    (`details.images`).
     Encoded images in a TFRecord `bytes` feature that differ in size or channels are KF504
     too, naming example records (no automatic fix there: resize where the records are parsed).
 
@@ -49,6 +50,9 @@ class MixedSampleShapes(Rule):
     ## Fix safety
     Unsafe: `kerasfix repair --unsafe-fixes` converts channels and resizes the odd images
     into `--out DIR`, keeping the folder layout; resizing and dropping alpha change pixels.
+    They are resized to the size training loads them at: `--image-size` when given, else
+    the model's own input size (the folder's most common size where the model takes any);
+    channels to the folder's most common mode.
     """
 
     code = "KF504"
@@ -102,12 +106,18 @@ def _size(size: tuple[int, int]) -> str:
     return f"{width}x{height}"
 
 
-def target_of(found: ImageSurvey) -> tuple[tuple[int, int], int]:
-    """The size (height, width) and channels the odd images are made to match: the folder's
-    most common (RGB on a tie). Matching the model is the loader's job (image_size,
-    color_mode: KF106, KF107)."""
+def target_of(
+    found: ImageSurvey, image_size: tuple[int, int] | None = None
+) -> tuple[tuple[int, int], int]:
+    """The size (height, width) and channels the odd images are made to match: the size the
+    model is loaded at (`image_size`: --image-size, else the model's own input size) where
+    one is known, else the folder's most common; the folder's most common channel mode (RGB
+    on a tie). Matching the model's channels is the loader's job (color_mode: KF107)."""
     sizes, modes = found.sizes(), found.modes()
-    height, width = max(sizes, key=lambda s: (sizes[s], s)) if sizes else found.image_size
+    if image_size is not None:
+        height, width = image_size
+    else:
+        height, width = max(sizes, key=lambda s: (sizes[s], s)) if sizes else found.image_size
     channels = max(modes, key=lambda c: (modes[c], c == 3)) if modes else 3
     return (int(height), int(width)), int(channels)
 
@@ -199,35 +209,39 @@ def check_mixed_shapes(ctx: DatasetContext) -> Iterator[Finding]:
     sizes, modes = found.sizes(), found.modes()
     if len(sizes) < 2 and len(modes) < 2:
         return
-    (height, width), channels = target_of(found)
+    loading, _ = model_image_loading(ctx.contract, ctx.options)
+    (height, width), channels = target_of(found, loading.image_size)
+    # The text is one short line (counts, the range of sizes, a few files); every odd image
+    # is listed in the JSON report's details.
     parts: list[str] = []
-    examples: dict[str, list[str]] = {}
+    odd = [
+        image
+        for image in found.images
+        if (image.height, image.width) != (height, width)
+        or (len(modes) > 1 and image.channels != channels)
+    ]
     if len(sizes) > 1:
-        common = (height, width)
-        by_count = sorted(sizes, key=lambda s: (-sizes[s], s))
-        listed = ", ".join(f"{sizes[s]} at {_size(s)}" for s in by_count)
-        parts.append(f"{len(sizes)} sizes ({listed})")
-        for image in found.images:
-            key = _size((image.height, image.width))
-            if (image.height, image.width) != common:
-                shown_for = examples.setdefault(key, [])
-                if len(shown_for) < EXAMPLES:
-                    shown_for.append(image.path)
+        by_area = sorted(sizes, key=lambda s: (s[0] * s[1], s))
+        span = f"{_size(by_area[0])} to {_size(by_area[-1])}"
+        parts.append(f"{len(sizes)} sizes ({span})")
     if len(modes) > 1:
-        common_mode = channels
         listed = ", ".join(
             f"{modes[c]} {_mode(c)}" for c in sorted(modes, key=lambda c: (-modes[c], c))
         )
         parts.append(f"{len(modes)} channel modes ({listed})")
-        for image in found.images:
-            if image.channels != common_mode:
-                shown_for = examples.setdefault(_mode(image.channels), [])
-                if len(shown_for) < EXAMPLES:
-                    shown_for.append(image.path)
-    shown = "; ".join(f"{kind}: {', '.join(paths)}" for kind, paths in sorted(examples.items()))
+    examples: dict[str, list[str]] = {}
+    for image in odd:
+        resized = (image.height, image.width) != (height, width)
+        kind = _size((image.height, image.width)) if resized else _mode(image.channels)
+        shown_for = examples.setdefault(kind, [])
+        if len(shown_for) < EXAMPLES:
+            shown_for.append(image.path)
+    shown = ", ".join(image.path for image in odd[:EXAMPLES])
+    more = f" and {len(odd) - EXAMPLES} more" if len(odd) > EXAMPLES else ""
     yield MixedSampleShapes.finding(
         what=f"{_plural(len(found.images), 'image')} in {len(found.class_names)} class folders "
-        f"mix {' and '.join(parts)}; e.g. {shown}",
+        f"mix {' and '.join(parts)}; {_plural(len(odd), 'image')} to convert to "
+        f"{_size((height, width))} {_mode(channels)}, e.g. {shown}{more}",
         why="image_dataset_from_directory converts and resizes them silently; a loader that "
         "stacks decoded images without resizing fails on the first batch holding an odd one",
         fix=f"convert and resize the odd images to {width}x{height} "
@@ -239,6 +253,10 @@ def check_mixed_shapes(ctx: DatasetContext) -> Iterator[Finding]:
             "channels": {str(c): n for c, n in sorted(modes.items())},
         },
         examples=examples,
+        images=[
+            {"path": i.path, "size": _size((i.height, i.width)), "channels": i.channels}
+            for i in odd
+        ],
         target={"size": [height, width], "channels": channels},
     )
 

@@ -34,6 +34,9 @@ class ArrayRef:
     # has, where they all share one (None: lengths differ, or not known without reading).
     step_shape: tuple[int, ...] = ()
     row_length: int | None = None
+    # A table's column names, where it has a header: the feature columns of `x`, the label
+    # column of `y` (KF107 says when the features are off by columns that look like ids).
+    columns: tuple[str, ...] = ()
 
     @property
     def ndim(self) -> int:

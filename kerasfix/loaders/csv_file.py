@@ -1,7 +1,8 @@
 """`.csv`/`.tsv`: numeric feature columns as `x`, the label column as `y`.
 
 The label column is the one named by `--y` (a name, or a 0-based index), else the first
-column called y, label, labels, target, targets or class; every other column is a feature.
+column named like a label (`label_name`: y, label, labels, target, class, ... in any case, with
+spaces or dashes for underscores); every other column is a feature.
 A first row whose cells are not all numbers, above rows that are, is the header. The file is
 read once, streaming, to count rows and find the first cell that is not a number (KF222 names
 its row and column); values are read again in chunks when a check needs them.
@@ -21,7 +22,13 @@ from kerasfix import safeio
 from kerasfix.errors import DataReadError
 from kerasfix.loaders.base import ArrayRef
 
-LABEL_NAMES = ("y", "label", "labels", "target", "targets", "class")
+# Column names a table's label column goes by (compared after `normalized`).
+LABEL_NAMES = frozenset(
+    {
+        "y", "label", "labels", "target", "targets", "class", "classes", "class_label",
+        "class_id", "label_id", "category", "categories", "outcome", "y_true", "ground_truth",
+    }
+)  # fmt: skip
 ROWS_PER_CHUNK = 65536
 # The csv module's own cap is 128 KiB per field; a number never needs more.
 csv.field_size_limit(1 << 20)
@@ -34,6 +41,15 @@ class Layout:
     label: int | None
     features: tuple[int, ...]
     width: int
+
+
+def normalized(name: str) -> str:
+    """`Class Label`, `class-label` and `CLASS_LABEL` are one name."""
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def label_name(name: str) -> bool:
+    return normalized(name) in LABEL_NAMES
 
 
 def _number(cell: str) -> bool:
@@ -77,7 +93,7 @@ def layout(path: str, label: str | None = None) -> Layout:
         else:
             raise DataReadError(f"--y {label!r} names no column (the columns: {', '.join(names)})")
     elif header is not None:
-        column = next((i for i, n in enumerate(header) if n.lower() in LABEL_NAMES), None)
+        column = next((i for i, n in enumerate(header) if label_name(n)), None)
     features = tuple(i for i in range(width) if i != column)
     return Layout(delimiter, header, column, features, width)
 
@@ -109,20 +125,28 @@ def read_csv(path: str, allow_pickle: bool = False, label: str | None = None) ->
         raise DataReadError("not UTF-8 text") from None
     except csv.Error as exc:
         raise DataReadError(f"not a readable table ({exc})") from None
-    refs = [_ref(path, "x", (rows, len(shape.features)), bad.get("x"), label)]
+    # Column names travel only where the table has a header (else they are positions).
+    features = tuple(names[i] for i in shape.features) if shape.header else ()
+    refs = [_ref(path, "x", (rows, len(shape.features)), bad.get("x"), label, features)]
     if shape.label is not None:
-        refs.append(_ref(path, "y", (rows,), bad.get("y"), label))
+        column = (names[shape.label],) if shape.header else ()
+        refs.append(_ref(path, "y", (rows,), bad.get("y"), label, column))
     return refs
 
 
 def _ref(
-    path: str, key: str, shape: tuple[int, ...], bad: tuple[int, str, str] | None, label: str | None
+    path: str,
+    key: str,
+    shape: tuple[int, ...],
+    bad: tuple[int, str, str] | None,
+    label: str | None,
+    columns: tuple[str, ...],
 ) -> ArrayRef:
     if bad is None:
-        return ArrayRef(path, key, shape, "float64", "f", label_column=label)
+        return ArrayRef(path, key, shape, "float64", "f", label_column=label, columns=columns)
     row, column, cell = bad
     note = f"row {row}, column {column!r}: {cell!r}"
-    return ArrayRef(path, key, shape, "str", "U", note=note, label_column=label)
+    return ArrayRef(path, key, shape, "str", "U", note=note, label_column=label, columns=columns)
 
 
 def iter_csv_chunks(ref: ArrayRef) -> Iterator[tuple[int, Any]]:

@@ -106,6 +106,36 @@ def clean_keras_message(text: str) -> str:
     return "\n".join(kept) or text.strip()
 
 
+# TensorFlow's suffixes naming the graph node and the traced function: internal signatures.
+_TF_SIGNATURES = re.compile(r"\s*(\[\[\{\{node [^\]]*\]\]|\[Op:[^\]]*\])")
+
+
+def keras_error_line(text: str) -> str:
+    """The line of a Keras or TensorFlow error that says what went wrong, as Keras words it:
+    without Keras 3's call-context wrapper and argument list, TensorFlow's "Graph execution
+    error" header, the traceback of the node it was detected at, and the node and op
+    signatures after the message. '' where the text holds no such line."""
+    lines = ANSI.sub("", text).splitlines()
+    in_trace = False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("Arguments received by"):
+            break
+        if stripped.startswith("Detected at node"):
+            in_trace = True  # "defined at (most recent call last):", then File lines
+            continue
+        if in_trace and (not stripped or stripped.startswith("File ") or line[:1].isspace()):
+            continue
+        in_trace = False
+        message = _TF_SIGNATURES.sub("", stripped).strip()
+        if not message or message.startswith(
+            ("Exception encountered when calling", "Graph execution error")
+        ):
+            continue
+        return message
+    return ""
+
+
 # --- does the saved file already prove that the model builds? ----------------------------
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from kerasfix import __version__
 from kerasfix.api import Diagnosis, run_diagnosis
-from kerasfix.errors import WriteError
+from kerasfix.errors import DataReadError, WriteError
 from kerasfix.findings import Report, Severity
 from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.chunks import iter_chunks
@@ -228,7 +228,10 @@ def apply_plan(
             if entry is None:
                 entry = _write_file(file, diagnosis, keeps, plan.out_dir)
                 _journal(plan.out_dir, entry)
+            else:
+                file.kept = True
             entries.append(entry)
+        carried = _carry(plan, _previous_carried(plan.out_dir))
         model_entry = (
             _write_model(plan, model_path, options, diagnosis) if plan.model_actions else None
         )
@@ -247,6 +250,8 @@ def apply_plan(
         "not_repaired": [
             {"path": p, "key": k, "code": f.code, "name": f.name} for p, k, f in plan.unfixable
         ],
+        # The unchanged DATA files put beside the repaired ones (repair/carry.py).
+        "carried": carried,
     }
     outcome = RepairOutcome(plan, manifest)
     checked_model = os.path.join(plan.out_dir, plan.model_output) if model_entry else model_path
@@ -279,6 +284,42 @@ def apply_plan(
     return outcome
 
 
+def _carry(plan: RepairPlan, before: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every unchanged DATA file of the run into DIR (hard links, or copies across
+    filesystems); what is already right there is kept. Each entry is journaled as it lands."""
+    from kerasfix.repair.carry import carry_file, carry_folder
+
+    entries = []
+    for item in plan.carried:
+        try:
+            if item.folder:
+                entry = carry_folder(item, plan.out_dir)
+            else:
+                entry = carry_file(item, plan.out_dir, before.get(item.output))
+        except DataReadError as exc:  # the input became a link or a device since diagnose
+            entry = {"input": item.path, "output": item.output, "not_carried": exc.reason}
+        if not entry.get("kept"):
+            _journal(plan.out_dir, {**entry, "carried": True})
+        entries.append(entry)
+    return entries
+
+
+def _previous_carried(out_dir: str) -> dict[str, dict[str, Any]]:
+    """Per output, the carried entries of an earlier run into DIR (manifest, then journal)."""
+    entries: dict[str, dict[str, Any]] = {}
+    errors = (OSError, ValueError, TypeError, KeyError, AttributeError)
+    with contextlib.suppress(*errors), open(os.path.join(out_dir, MANIFEST)) as fh:
+        for entry in json.load(fh).get("carried", []):
+            entries[str(entry["output"])] = entry
+    with contextlib.suppress(OSError), open(os.path.join(out_dir, JOURNAL)) as fh:
+        for line in fh:
+            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+                entry = json.loads(line)
+                if entry.get("carried"):
+                    entries[str(entry["output"])] = entry
+    return entries
+
+
 def _previous_entries(out_dir: str) -> dict[str, dict[str, Any]]:
     """Per output, what an earlier run into DIR wrote: its manifest, then its journal (a run
     that was interrupted before writing the manifest). Unreadable leftovers count as nothing."""
@@ -295,8 +336,9 @@ def _previous_entries(out_dir: str) -> dict[str, dict[str, Any]]:
             for line in fh:
                 try:
                     entry = json.loads(line)
-                    entries[str(entry["output"])] = entry
-                except (ValueError, TypeError, KeyError):
+                    if not entry.get("carried"):  # an unchanged file put beside: _carry's
+                        entries[str(entry["output"])] = entry
+                except (ValueError, TypeError, KeyError, AttributeError):
                     continue  # the torn last line of a killed run
     except OSError:
         pass

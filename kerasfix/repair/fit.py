@@ -19,6 +19,7 @@ from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.chunks import iter_chunks
 from kerasfix.loaders.images import COLOR_MODES, ImageSurvey
 from kerasfix.loaders.ragged import iter_sequences
+from kerasfix.model.architecture import keras_error_line
 from kerasfix.records import as_parsed
 from kerasfix.repair.plan import RepairPlan
 
@@ -165,11 +166,10 @@ def verify_fit(
         try:
             pixels, labels = _image_batch(keras, folder, survey, group, rows)
         except Exception as exc:  # Keras and TensorFlow raise many types for bad images
-            text = str(exc).strip().splitlines()
             return {
                 "status": "fail",
                 "error": f"the image folder {folder} does not load as the model needs it: "
-                + (text[-1] if text else type(exc).__name__),
+                + _first_line(exc),
             }
         rows = len(pixels)
         x = {next(iter(group.x)): pixels}
@@ -182,11 +182,7 @@ def verify_fit(
             warnings.simplefilter("ignore")
             model = keras.saving.load_model(model_path, compile=True, safe_mode=not trust_model)
     except Exception as exc:  # Keras raises many types while loading; report, do not crash
-        text = str(exc).strip().splitlines()
-        return {
-            "status": "fail",
-            "error": f"Keras could not load the model: {text[0] if text else exc!r}",
-        }
+        return {"status": "fail", "error": f"Keras could not load the model: {_first_line(exc)}"}
     if getattr(model, "loss", None) is None:
         return {"status": "skipped", "reason": "the model was saved without a loss"}
     # A fresh optimizer of the saved kind: a restored one is bound to the saved variables.
@@ -206,7 +202,12 @@ def verify_fit(
             model.compile(optimizer=optimizer, loss=model.loss, jit_compile=True)
             loss = model.train_on_batch(x_in, y_in)
     except Exception as exc:  # Keras raises many types; the message is what the user needs
-        text = str(exc).strip().splitlines()
-        return {"status": "fail", "rows": rows, "error": text[-1] if text else type(exc).__name__}
+        return {"status": "fail", "rows": rows, "error": _first_line(exc)}
     value = float(np.asarray(loss).ravel()[0])
     return {"status": "pass", "rows": rows, "loss": value}
+
+
+def _first_line(exc: BaseException) -> str:
+    """Keras's (or TensorFlow's) own first line of the error, never the call signature or
+    graph node dump around it (issue 15)."""
+    return keras_error_line(str(exc)) or type(exc).__name__

@@ -1,7 +1,9 @@
 """Repairing an image-class folder (KF504, unsafe): the odd images converted to the folder's
-usual channel mode and resized to its usual size, written into DIR with the folder's layout.
+usual channel mode and resized to the size training loads them at (KF504's target), written
+into DIR with the folder's layout.
 
-Every other file Keras indexes is copied byte for byte, so DIR holds a complete dataset to
+Every other file Keras indexes is carried as it is (hard-linked, or copied byte for byte across
+filesystems: repair/carry.py), so DIR holds a complete dataset to
 point `image_dataset_from_directory` at; unreadable files (KF505, no repair) are copied as
 they are and stay reported. Each file is written atomically (atomic.py); the inputs are only
 read.
@@ -21,12 +23,12 @@ from kerasfix.loaders.images import (
     TOO_LARGE,
     ImageSurvey,
     iter_class_files,
-    open_regular,
     read_regular,
 )
 from kerasfix.model.contract import ModelContract
 from kerasfix.options import DiagnoseOptions
 from kerasfix.repair.atomic import atomic_path, sha256_file
+from kerasfix.repair.carry import link_or_copy
 from kerasfix.repair.plan import RepairAction
 
 PIL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
@@ -59,7 +61,6 @@ def plan_convert(
 
 # A source image larger than this is copied as it is rather than decoded for conversion.
 MAX_CONVERT_BYTES = 256 * 1024 * 1024
-COPY_BLOCK = 1 << 20
 
 
 def _pil_mode(image: Any) -> Any:
@@ -108,23 +109,6 @@ def _save(image: Any, final: str) -> None:
         image.save(tmp, fmt, **options)
 
 
-def _copy(source: str, final: str) -> None:
-    """A byte copy of a regular file, never following a link, reading at most the size it
-    had when opened (a growing file, or one swapped for /dev/zero, cannot make it endless)."""
-    fd, status = open_regular(source)
-    try:
-        with atomic_path(final) as tmp, open(tmp, "wb") as out:
-            left = status.st_size
-            while left > 0:
-                block = os.read(fd, min(left, COPY_BLOCK))
-                if not block:
-                    break
-                out.write(block)
-                left -= len(block)
-    finally:
-        os.close(fd)
-
-
 def write_folder(
     root: str, output: str, out_dir: str, data: DataFile, actions: list[RepairAction]
 ) -> dict[str, Any]:
@@ -139,7 +123,7 @@ def write_folder(
     changed: list[dict[str, Any]] = []
     not_converted: list[dict[str, str]] = []
     not_copied: list[dict[str, str]] = []
-    copied = 0
+    carried = {"hardlink": 0, "copy": 0}
     for _, relative in iter_class_files(root):
         source = os.path.join(root, relative)
         final = os.path.join(out_dir, output, relative)
@@ -176,20 +160,22 @@ def write_folder(
                     }
                 )
                 continue
-            # not converted: copied as it is, below
+            # not converted: carried as it is, below
         try:
-            _copy(source, final)
+            # Unchanged: a hard link (a copy across filesystems), as repair carries files.
+            how, _ = link_or_copy(source, final)
         except DataReadError as exc:  # a link or not a regular file: never followed or read
             not_copied.append({"path": relative, "reason": exc.reason})
             continue
-        copied += 1
+        carried[how] += 1
     return {
         "input": root,
         "output": output,
         "format": "images",
         "actions": [a.to_dict() for a in actions],
         "images_changed": changed,
-        "images_copied": copied,
+        "images_linked": carried["hardlink"],
+        "images_copied": carried["copy"],
         "images_not_converted": not_converted,
         "images_not_copied": not_copied,
     }

@@ -15,6 +15,7 @@ from kerasfix.loaders.base import ArrayRef
 from kerasfix.loaders.keys import Group
 from kerasfix.model.contract import ModelContract
 from kerasfix.options import DiagnoseOptions
+from kerasfix.repair.carry import CarryPlan
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class RepairOptions:
     # Which fix to take where both a data fix and a model patch exist: "data", "model", or
     # None: the lossless one (the model patch where the data fix would lose data).
     prefer: str | None = None
+    # Write only the repaired files; by default DIR also holds every unchanged DATA file of
+    # the run (hard links or copies: repair/carry.py), ready to train from.
+    changed_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class FilePlan:
     skipped: list[RepairAction] = field(default_factory=list)
     # Set when written: the output's data bytes are the input's (a header rewrite only).
     header_only: bool = False
+    # Set when applied: an earlier run's output was already right and was kept as it is.
+    kept: bool = False
 
     def steps_for(self, key: str | None) -> list[RepairAction]:
         return [a for a in self.actions if a.key == key and a.action not in ROW_ACTIONS]
@@ -73,6 +79,8 @@ class RepairPlan:
     model_skipped: list[tuple[str, str | None, RepairAction]] = field(default_factory=list)
     model_output: str = "model.keras"
     model_path: str = ""
+    # Unchanged DATA files carried into DIR beside the repaired ones (not with --changed-only).
+    carried: list[CarryPlan] = field(default_factory=list)
 
     @property
     def applied(self) -> list[RepairAction]:
@@ -101,6 +109,7 @@ class RepairPlan:
                 {"path": p, "key": k, "code": f.code, "name": f.name, "what": f.what}
                 for p, k, f in self.unfixable
             ],
+            "carried": [{"input": c.path, "output": c.output} for c in self.carried],
         }
 
 
@@ -501,31 +510,24 @@ def check_out_dir(out_dir: str, data_args: list[str], inputs: list[str]) -> None
             )
 
 
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
-
-
 def check_outputs(plan: RepairPlan, inputs: list[str]) -> None:
-    """Two inputs may not become one output; no output may be any input (by path, hard link
-    or symlink); no output may leave DIR through a symlinked folder; no output may be a folder."""
+    """Two inputs may not become one output; no output may be any input (by path, or by a
+    symlink to it); no output may leave DIR through a symlinked folder; no output may be a
+    folder. (An output that is a hard link to an input, as a carried file of an earlier run
+    is, may be replaced: every write replaces the name in DIR, never the file's bytes.)"""
     out_real = os.path.realpath(plan.out_dir)
     input_reals = {os.path.realpath(p) for p in inputs}
-    input_ids = {i for i in map(_identity, inputs) if i is not None}
     seen: dict[str, str] = {}
-    for file in plan.files:
-        if not file.actions:
-            continue
-        if file.output in seen:
+    outputs = [(f.path, f.output, f.format) for f in plan.files if f.actions]
+    outputs += [(c.path, c.output, "images" if c.folder else "file") for c in plan.carried]
+    for path, output, fmt in outputs:
+        if output in seen:
             raise UsageError(
-                f"{file.path} and {seen[file.output]} would both be written to "
-                f"{os.path.join(plan.out_dir, file.output)}; repair them separately"
+                f"{path} and {seen[output]} would both be written to "
+                f"{os.path.join(plan.out_dir, output)}; repair them separately"
             )
-        seen[file.output] = file.path
-        final = os.path.join(plan.out_dir, file.output)
+        seen[output] = path
+        final = os.path.join(plan.out_dir, output)
         folder = os.path.dirname(os.path.abspath(final))
         probe = folder
         while probe.startswith(os.path.abspath(plan.out_dir)) and probe != os.path.abspath(
@@ -539,9 +541,9 @@ def check_outputs(plan: RepairPlan, inputs: list[str]) -> None:
         real = os.path.realpath(final)
         if not (real == out_real or real.startswith(out_real + os.sep)):
             raise UsageError(f"the output {final} would land outside --out {plan.out_dir}")
-        if os.path.isdir(final) and file.format != "images":  # an image folder is written as one
+        if os.path.isdir(final) and fmt != "images":  # an image folder is written as one
             raise UsageError(f"the output {final} is a folder")
-        if real in input_reals or _identity(final) in input_ids:
+        if real in input_reals:
             raise UsageError(f"the output {final} is an input; choose another --out")
 
 
@@ -669,7 +671,26 @@ def plan_repair(
         ]
     _drop_superseded(plan)
     _unpadded_mappings(plan, diagnosis)
+    if not options.changed_only:
+        plan.carried = _carried(plan, diagnosis, data_args, diagnose_options)
     return plan
+
+
+def _carried(
+    plan: RepairPlan, diagnosis: Diagnosis, data_args: list[str], options: DiagnoseOptions
+) -> list[CarryPlan]:
+    """Every DATA file of the run that no action changes, label siblings and --y-file
+    included, each where it would have been written: DIR then holds the whole dataset."""
+    written = {os.path.realpath(f.path) for f in plan.files if f.actions}
+    paths = [*diagnosis.data_files, *([options.y_file] if options.y_file else [])]
+    carried: dict[str, CarryPlan] = {}
+    for path in paths:
+        real = os.path.realpath(path)
+        if real in written or real in carried:
+            continue
+        folder = os.path.isdir(path)
+        carried[real] = CarryPlan(path, output_name(path, data_args), folder)
+    return list(carried.values())
 
 
 def _unpadded_mappings(plan: RepairPlan, diagnosis: Diagnosis) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kerasfix.findings import Report
-from kerasfix.report import github, json_report, text
+from kerasfix.report import github, json_report, sarif, text
 
 RENDERERS: dict[str, Callable[[Report, bool], str]] = {
     "text": text.render,
     "json": json_report.render,
     "jsonl": json_report.render_lines,
     "github": github.render,
+    "sarif": sarif.render,
 }
 
 __all__ = ["RENDERERS"]

@@ -22,4 +22,8 @@ def render(report: Report, color: bool = False) -> str:
                 f"Fix: {_escape(f.fix)}"
             )
     lines.extend(f"::notice title=kerasfix note::{_escape(note)}" for note in report.notes)
+    if report.interrupted:
+        from kerasfix.report.text import interrupted_line
+
+        lines.append(f"::error title=kerasfix interrupted::{_escape(interrupted_line(report))}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -1,4 +1,8 @@
-"""`--format json` and `jsonl`, exactly as RULES.md: keys sorted so reports diff cleanly."""
+"""`--format json` and `jsonl`, exactly as RULES.md: keys sorted so reports diff cleanly.
+
+The report's JSON Schema is docs/report.schema.json; a test validates every fixture's report
+against it. Bump SCHEMA_VERSION (and the schema, and say so in CHANGELOG.md) whenever a key is
+added, removed or changes meaning."""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import Any, TextIO
 from kerasfix import __version__
 from kerasfix.findings import FileResult, Finding, Report, Severity
 
-SCHEMA_VERSION = 1
+# 2: top-level `notes` (issue 13), per-result `notes` (issue 14), `status` by --fail-on
+# ("warn" retired), `interrupted` (issue 15).
+SCHEMA_VERSION = 2
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
@@ -44,8 +50,19 @@ def result_dict(r: FileResult) -> dict[str, Any]:
 
 
 def status(report: Report) -> str:
-    worst = report.worst()
-    return {None: "pass", Severity.INFO: "pass", Severity.WARNING: "warn"}.get(worst, "fail")
+    """`interrupted` when the run was stopped (never a pass: files were not reached), `fail`
+    when a finding is at or above --fail-on (the run exits 1), else `pass`."""
+    if report.interrupted:
+        return "interrupted"
+    worst, fail_on = report.worst(), report.fail_on
+    return "fail" if worst is not None and fail_on is not None and worst >= fail_on else "pass"
+
+
+def interrupted_dict(report: Report) -> dict[str, Any]:
+    return {
+        "files_finished": list(report.finished),
+        "files_not_reached": list(report.not_reached),
+    }
 
 
 def summary_dict(report: Report) -> dict[str, Any]:
@@ -59,7 +76,7 @@ def summary_dict(report: Report) -> dict[str, Any]:
 
 
 def report_dict(report: Report) -> dict[str, Any]:
-    doc = {
+    described = {
         "schema_version": SCHEMA_VERSION,
         "kerasfix_version": __version__,
         "status": status(report),
@@ -69,8 +86,10 @@ def report_dict(report: Report) -> dict[str, Any]:
         "notes": list(report.notes),
     }
     if report.features:  # TFRecord runs: one summary per feature across every shard
-        doc["features"] = report.features
-    return doc
+        described["features"] = report.features
+    if report.interrupted:  # only then: a finished run's report reads as before
+        described["interrupted"] = interrupted_dict(report)
+    return described
 
 
 _RESULTS = "\x00results\x00"
@@ -96,6 +115,8 @@ def summary_line(report: Report) -> str:
     }
     if report.features:
         line["features"] = report.features
+    if report.interrupted:
+        line["interrupted"] = interrupted_dict(report)
     return json.dumps(line, sort_keys=True)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from kerasfix import __version__
 from kerasfix.repair.apply import MANIFEST, RepairOutcome
-from kerasfix.repair.plan import RepairAction, RepairPlan
+from kerasfix.repair.plan import FilePlan, RepairAction, RepairPlan
 
 
 def _params(action: RepairAction) -> str:
@@ -28,19 +28,36 @@ def _where(path: str, key: str | None) -> str:
     return path + (f"::{key}" if key else "")
 
 
-def render_plan_text(plan: RepairPlan, dry_run: bool) -> str:
-    lines = [
-        f"{'planned (dry run, nothing written)' if dry_run else 'repaired'} into {plan.out_dir}:"
-    ]
-    for file in plan.files:
-        if file.actions:
-            lines.append(f"  {file.path} -> {os.path.join(plan.out_dir, file.output)}")
-            for action in file.actions:
-                lines.append(
-                    f"    {action.code} {_params(action)} [{action.applicability}]"
-                    + (f" on {action.key}" if action.key else "")
-                    + _lost(action)
-                )
+def _file_lines(plan: RepairPlan, file: FilePlan) -> list[str]:
+    lines = [f"  {file.path} -> {os.path.join(plan.out_dir, file.output)}"]
+    for action in file.actions:
+        lines.append(
+            f"    {action.code} {_params(action)} [{action.applicability}]"
+            + (f" on {action.key}" if action.key else "")
+            + _lost(action)
+        )
+    return lines
+
+
+def render_plan_text(
+    plan: RepairPlan, dry_run: bool, carried: list[dict[str, Any]] | None = None
+) -> str:
+    """The plan (`--dry-run`), or with `carried` (the manifest's entries) what was done: the
+    files written, those an earlier run had already got right (kept), those carried."""
+    written = [f for f in plan.files if f.actions and not f.kept]
+    kept = [f for f in plan.files if f.actions and f.kept]
+    lines = []
+    if written or plan.model_actions or not kept:
+        lines.append(
+            f"{'planned (dry run, nothing written)' if dry_run else 'repaired'} into "
+            f"{plan.out_dir}:"
+        )
+    for file in written:
+        lines.extend(_file_lines(plan, file))
+    if kept:
+        lines.append(f"kept in {plan.out_dir} (an earlier run's output, still right):")
+        for file in kept:
+            lines.extend(_file_lines(plan, file))
     if plan.model_actions:
         lines.append(f"  {plan.model_path} -> {os.path.join(plan.out_dir, plan.model_output)}")
         for path, key, action in plan.model_actions:
@@ -50,6 +67,7 @@ def render_plan_text(plan: RepairPlan, dry_run: bool) -> str:
             )
     if not any(f.actions for f in plan.files) and not plan.model_actions:
         lines.append("  nothing to repair")
+    lines.extend(_carried_lines(plan, dry_run, carried))
     skipped = [(f.path, a) for f in plan.files for a in f.skipped]
     skipped += [(path, a) for path, _, a in plan.model_skipped]
     if skipped:
@@ -65,8 +83,60 @@ def render_plan_text(plan: RepairPlan, dry_run: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Carried files listed one by one up to this many; the manifest lists them all.
+CARRIED_SHOWN = 10
+
+
+def _carried_lines(
+    plan: RepairPlan, dry_run: bool, carried: list[dict[str, Any]] | None
+) -> list[str]:
+    if not plan.carried:
+        return []
+    if dry_run or carried is None:
+        head = (
+            f"would carry {_count(len(plan.carried), 'unchanged DATA file')} into "
+            f"{plan.out_dir} (hard links, or copies across filesystems):"
+        )
+        items = [(c.path, c.output, "") for c in plan.carried]
+    else:
+        kinds = {"hardlink": "hard-linked", "copy": "copied"}
+        done = [e for e in carried if "not_carried" not in e]
+        how = [
+            f"{sum(1 for e in done if not e.get('kept') and e.get('how') == k)} {word}"
+            for k, word in kinds.items()
+        ]
+        folders = sum(1 for e in done if e.get("format") == "images" and not e.get("kept"))
+        how = [h for h in how if not h.startswith("0 ")] + (
+            [f"{folders} image folder{'s' if folders != 1 else ''}"] if folders else []
+        )
+        kept = sum(1 for e in done if e.get("kept"))
+        if kept:
+            how.append(f"{kept} kept")
+        head = (
+            f"carried {_count(len(done), 'unchanged DATA file')} into {plan.out_dir}"
+            + (f" ({', '.join(how)})" if how else "")
+            + ":"
+        )
+        items = [
+            (str(e["input"]), str(e["output"]), " kept" if e.get("kept") else "") for e in done
+        ]
+    lines = [head]
+    for path, output, note in items[:CARRIED_SHOWN]:
+        lines.append(f"  {path} -> {os.path.join(plan.out_dir, output)}{note}")
+    if len(items) > CARRIED_SHOWN:
+        lines.append(f"  ... and {len(items) - CARRIED_SHOWN} more (all in the manifest)")
+    if carried is not None:
+        for entry in (e for e in carried if "not_carried" in e):
+            lines.append(f"not carried: {entry['input']}: {entry['not_carried']}")
+    return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def render_outcome_text(outcome: RepairOutcome) -> str:
-    text = render_plan_text(outcome.plan, dry_run=False)
+    text = render_plan_text(outcome.plan, dry_run=False, carried=outcome.manifest["carried"])
     lines = [text.rstrip("\n")]
     if outcome.failed_claims:
         lines.append("verification failed: repaired findings are still there:")

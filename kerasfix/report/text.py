@@ -38,6 +38,8 @@ def summary_line(report: Report) -> str:
         if n
     ]
     files = _plural(report.files, "file")
+    if not counts and report.interrupted:  # not a pass: some files were never looked at
+        return f"No problems found in the {files} finished."
     if not counts:
         where = f" in {files}" if report.files else " in the model" if report.notes else ""
         # A check that could not run is not a pass for what it would have checked.
@@ -79,4 +81,24 @@ def render(report: Report, color: bool = False) -> str:
         for note in r.notes
     ]
     notes += [f"{_paint('note', _COLORS[Severity.INFO], color)}: {note}" for note in report.notes]
-    return "\n".join([*blocks, *notes, *feature_lines(report), summary_line(report)]) + "\n"
+    lines = [*blocks, *notes, *feature_lines(report), summary_line(report)]
+    if report.interrupted:
+        lines.append(_paint(interrupted_line(report), _COLORS[Severity.WARNING], color))
+    return "\n".join(lines) + "\n"
+
+
+# Files not reached that an interrupted report names; the JSON report lists them all.
+NOT_REACHED_SHOWN = 10
+
+
+def interrupted_line(report: Report) -> str:
+    """What an interrupted run did and did not check: never to be read as a pass."""
+    total = len(report.finished) + len(report.not_reached)
+    shown = ", ".join(report.not_reached[:NOT_REACHED_SHOWN])
+    more = len(report.not_reached) - NOT_REACHED_SHOWN
+    return (
+        f"Interrupted: {len(report.finished)} of {_plural(total, 'DATA file')} finished"
+        + (f"; not reached: {shown}" if shown else "")
+        + (f" and {more} more" if more > 0 else "")
+        + "."
+    )

@@ -974,7 +974,16 @@ def build(root: Path) -> list[Case]:
             {},
             "",
             out="out",
-            out_files=("kerasfix-repair.json", "x.npy"),
+            # The unchanged files are carried into --out as hard links, never opened: the
+            # hostile ones stay exactly as they were, reported (KF001), not repaired.
+            out_files=(
+                "bomb.npz",
+                "kerasfix-repair.json",
+                "pickled.npz",
+                "traversal.npz",
+                "x.npy",
+                "y.npy",
+            ),
         )
     )
     where = folder("repair-only-hostile", with_data=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -187,7 +188,15 @@ def test_unsafe_fixes_are_skipped_without_the_flag(tmp_path: Path) -> None:
     outcome = run_cli(["repair", "model.keras", "train.npz", "--out", str(out)], 1, cwd=folder)
     assert "skipped (unsafe" in outcome.stdout
     assert "KF221 drop_nonfinite_rows" in outcome.stdout
-    assert not (out / "train.npz").exists()
+    # Not rewritten: carried unchanged (the same file), so --out is still a whole dataset.
+    assert os.path.samefile(out / "train.npz", folder / "train.npz")
+    changed = tmp_path / "changed"
+    run_cli(
+        ["repair", "model.keras", "train.npz", "--out", str(changed), "--changed-only"],
+        1,
+        cwd=folder,
+    )
+    assert not (changed / "train.npz").exists()
 
 
 def test_out_inside_a_data_folder_is_refused(tmp_path: Path) -> None:

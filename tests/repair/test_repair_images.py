@@ -49,7 +49,7 @@ def test_unsafe_repair_converts_and_resizes_keeping_the_layout(tmp_path: Path) -
     manifest = json.loads((folder / "out" / "kerasfix-repair.json").read_text())
     (entry,) = manifest["files"]
     assert [c["path"] for c in entry["images_changed"]] == ["cat/2.png", "dog/2.png"]
-    assert entry["images_copied"] == 5
+    assert entry["images_linked"] + entry["images_copied"] == 5
     assert manifest["verification"]["status"] == "pass"
     report = run_cli(
         ["diagnose", "model.keras", "out/images", "--image-size", "8x8", "--format", "json"],
@@ -69,10 +69,29 @@ def test_without_unsafe_fixes_nothing_is_converted(tmp_path: Path) -> None:
     )
     assert "pass --unsafe-fixes" in outcome.stdout
     assert "convert_images" in outcome.stdout
-    written = [p.relative_to(folder / "out") for p in (folder / "out").rglob("*")]
-    assert written == [Path("kerasfix-repair.json")]  # the manifest alone: no image
     manifest = json.loads((folder / "out" / "kerasfix-repair.json").read_text())
     assert manifest["files"] == []
+    # No image converted: the folder is carried as it is, image for image the same files.
+    [carried] = manifest["carried"]
+    assert carried["images_linked"] == len(list((folder / "images").rglob("*.*")))
+    for image in (folder / "images").rglob("*.*"):
+        assert os.path.samefile(image, folder / "out" / image.relative_to(folder))
+    run_cli(
+        [
+            "repair",
+            "model.keras",
+            "images",
+            "--out",
+            "only",
+            "--image-size",
+            "8x8",
+            "--changed-only",
+        ],
+        expected_code=1,
+        cwd=folder,
+    )
+    written = [p.relative_to(folder / "only") for p in (folder / "only").rglob("*")]
+    assert written == [Path("kerasfix-repair.json")]  # the manifest alone: no image
 
 
 def test_repair_never_follows_links_or_reads_special_files(tmp_path: Path) -> None:
