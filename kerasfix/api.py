@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import zipfile
 import zlib
@@ -15,7 +14,7 @@ from kerasfix.checks.catalog import known_token
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
 from kerasfix.checks.kf5_datasets import DatasetContext, for_image_folder, model_image_loading
 from kerasfix.errors import NoDataReadError, UsageError
-from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
+from kerasfix.findings import FileResult, Finding, Report
 from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
 from kerasfix.loaders.keys import (
     Group,
@@ -27,9 +26,8 @@ from kerasfix.loaders.keys import (
 )
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
 from kerasfix.model.architecture import BuildOutcome
-from kerasfix.model.contract import format_shape
 from kerasfix.model.keras_child import shared_child
-from kerasfix.model.verdicts import ArchitectureCheck
+from kerasfix.model.verdicts import ArchitectureCheck, InputPatchCheck
 from kerasfix.options import DiagnoseOptions
 from kerasfix.stats import scan
 
@@ -270,6 +268,10 @@ def _run(
 ) -> Diagnosis:
     contract = architecture.contract
     diagnosis = Diagnosis(contract, Report(model_path, {}, [], 0, 0))
+    # Keras's questions are asked here, in the run's own process, through its Keras child:
+    # folder and cluster workers never import Keras.
+    patches = InputPatchCheck(contract, options, architecture.child)
+    notes: list[str] = []
 
     model_result = FileResult(path=model_path, role="model")
     build = architecture.model_build()
@@ -302,6 +304,7 @@ def _run(
             done += 1
             if outcome.error is not None:
                 unreadable_reasons.append((outcome.job.path, outcome.error))
+            patches.check_file(outcome.results)  # KF105/KF106/KF402: or patch the model?
             architecture.check_file(outcome.results)  # KF601: shapes the model cannot take
             for result in outcome.results:  # --select/--ignore, KF001 of crashes included
                 result.findings = [f for f in result.findings if _selected(f, options)]
@@ -330,7 +333,10 @@ def _run(
     if readable and augmenting and not diagnosis.interrupted:
         from kerasfix.augment import check_augmentation
 
-        for result in check_augmentation(contract, options, diagnosis.groups, diagnosis.files):
+        augmented = check_augmentation(
+            contract, options, diagnosis.groups, diagnosis.files, architecture.child, notes
+        )
+        for result in augmented:
             result.findings = [f for f in result.findings if _selected(f, options)]
             results.append(result)
     results = _merge(results)
@@ -342,7 +348,7 @@ def _run(
         # Every data file the run looked at: x files, their label siblings, --y-file.
         files=len({r.path for r in results if r.role != "model"}),
         readable_files=readable,
-        notes=_notes(data_paths, architecture),
+        notes=_notes(data_paths, [*architecture.notes, *patches.notes, *notes]),
     )
     report.sort()
     diagnosis.report = report
@@ -350,10 +356,10 @@ def _run(
     return diagnosis
 
 
-def _notes(data_paths: list[str], architecture: ArchitectureCheck) -> list[str]:
+def _notes(data_paths: list[str], keras_notes: list[str]) -> list[str]:
     """What the run could not check, and why: a report must never read as an all-clear for
     what was not looked at."""
-    notes = list(architecture.notes)
+    notes = list(dict.fromkeys(keras_notes))
     if not data_paths:
         notes.append("no DATA was given: the model was checked alone")
     return notes
@@ -440,9 +446,6 @@ def _check_file(
                 _check_values(contract, options, result, ref, "input_values", input=inp)
             else:
                 result.findings = [for_image_folder(f, options) for f in result.findings]
-            result.findings = [
-                _with_model_patch(contract, options, inp, f) for f in result.findings
-            ]
         by_key[(ref.path, ref.key)] = result
     for name, ref in group.y.items():
         if (ref.path, ref.key) in by_key:
@@ -514,69 +517,6 @@ def _check_values(
     for check in CHECKS:
         if check.scope == scope:
             result.findings.extend(check.run(ctx))
-
-
-PATCHABLE_INPUT_CODES = frozenset({"KF105", "KF106", "KF402"})
-
-
-def _input_candidates(inp: InputSpec, finding: Finding) -> tuple[Shape, ...]:
-    """The batch_shapes to try: the mismatched axes left open (None), then set to the data's."""
-    if finding.code == "KF402":
-        axes, sizes = [1], [finding.received]
-    elif finding.code == "KF105":
-        axes, sizes = [int(finding.details["axis"])], [int(finding.details["length"])]
-    else:
-        axes = [int(a) for a in finding.details["axes"]]
-        sizes = [finding.received[a] for a in axes]
-    open_shape = list(inp.batch_shape)
-    data_shape = list(inp.batch_shape)
-    for axis, size in zip(axes, sizes, strict=True):
-        open_shape[axis] = None
-        data_shape[axis] = size
-    return (tuple(open_shape), tuple(data_shape))
-
-
-def _with_model_patch(
-    contract: ModelContract, options: DiagnoseOptions, inp: InputSpec, finding: Finding
-) -> Finding:
-    """For a length or size mismatch, ask Keras whether the model's input can take the data
-    instead (no weight depends on that axis), and say which fix is which."""
-    if (
-        finding.code not in PATCHABLE_INPUT_CODES
-        or not options.trace_model
-        or contract.format == "savedmodel"
-        or (contract.unsafe_layers and not options.trust_model)
-    ):
-        return finding
-    from kerasfix.model import trace
-
-    try:
-        verdict = trace.input_patch(contract.path, inp.name, _input_candidates(inp, finding))
-    except Exception as exc:  # Keras could not rebuild the model: keep the data fixes only
-        text = str(exc).strip().splitlines()
-        verdict = trace.Verdict(False, inp.batch_shape, text[0] if text else type(exc).__name__)
-    patch = {
-        "patchable": verdict.patchable,
-        "batch_shape": list(verdict.batch_shape),
-        "reason": verdict.reason,
-        "layer": verdict.layer,
-        "input": inp.name,
-    }
-    if verdict.patchable:
-        fix = (
-            f"{finding.fix}; or patch the model's input to batch_shape="
-            f"{format_shape(verdict.batch_shape)}: {verdict.reason} (kerasfix repair "
-            "--prefer model) [safe]"
-        )
-        applicability = Applicability.SAFE
-    else:
-        fix = f"{finding.fix}; the model's input cannot be patched: {verdict.reason}"
-        applicability = finding.applicability
-    details = {**finding.details, "model_patch": patch}
-    patched: Finding = dataclasses.replace(
-        finding, fix=fix, applicability=applicability, details=details
-    )
-    return patched
 
 
 def _single_label(labels: DataFile, contract: ModelContract) -> dict[str, ArrayRef]:
