@@ -4,6 +4,7 @@ child that cannot import it or dies (an address-space limit) is a note, never a 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 
 pytestmark = pytest.mark.tensorflow
 
@@ -172,3 +173,56 @@ def test_under_an_address_space_limit_keras_steps_end_with_a_report_never_a_sign
     if kib == 1000000:
         assert without_keras in done.stdout, done
         assert "address space is limited to 1000000 KiB" in done.stdout
+
+
+FAKE_OLD_KERAS = """\
+import pathlib
+
+__version__ = "3.11.0"
+
+
+def __getattr__(name):  # anything asked of this Keras is recorded: it must not be asked
+    pathlib.Path({marker!r}).write_text(name)
+    raise AttributeError(name)
+"""
+
+
+@pytest.mark.parametrize(
+    ("fixture", "args", "says"),
+    [
+        ("patch/length", ["diagnose", "model.keras", "train.npz"], "note: Keras could not"),
+        (
+            "patch/length",
+            ["repair", "model.keras", "train.npz", "--out", "out", "--verify-fit"],
+            "verify-fit skipped: Keras could not confirm",
+        ),
+        ("KF601/positive", ["diagnose", "model.json"], "note: Keras could not confirm"),
+        ("augment/model-random-crop", ["diagnose", "model.keras", "train.npz"], "KF501-KF503"),
+    ],
+    ids=["patch-question", "verify-fit", "architecture-build", "augmentation-layers"],
+)
+def test_a_keras_below_the_security_floor_is_never_asked_about_a_model(
+    tmp_path: Path, fixture: str, args: list[str], says: str
+) -> None:
+    """Keras 3.11 loads models with known advisories: it is imported, its version read, and
+    nothing else asked of it; the step says which Keras is needed."""
+    folder = _copy(tmp_path, fixture)
+    marker = tmp_path / "asked"
+    (tmp_path / "old" / "keras").mkdir(parents=True)
+    (tmp_path / "old" / "keras" / "__init__.py").write_text(
+        FAKE_OLD_KERAS.format(marker=str(marker))
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "old"), str(ROOT)])}
+    done = subprocess.run(
+        [sys.executable, "-m", "kerasfix", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode in (0, 1), done
+    assert done.stderr == ""
+    assert says in done.stdout
+    assert "Keras 3.11.0 is older than 3.15.1" in done.stdout
+    assert not marker.exists(), f"kerasfix asked the old Keras for {marker.read_text()!r}"
