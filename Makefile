@@ -42,6 +42,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/values.py
+	$(BIN)/python bench/cluster.py
 
 clean:
 	rm -rf $(VENV) .venv-core build *.egg-info

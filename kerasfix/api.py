@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zipfile
 import zlib
@@ -211,11 +212,7 @@ def _run_jobs(context: RunContext, jobs: list[FileJob]) -> Iterator[FileOutcome]
     """In this process for a single file; otherwise in isolated workers, or on a cluster."""
     options = context.options
     if options.scheduler is not None:
-        from kerasfix.cluster import run_dask
-
-        yield from run_dask(
-            options.scheduler, diagnose_file, context, jobs, options.file_timeout, unreadable_file
-        )
+        yield from _run_on_cluster(options.scheduler, context, jobs)
     elif (
         len(jobs) == 1
         and options.file_timeout is None
@@ -234,6 +231,90 @@ def _run_jobs(context: RunContext, jobs: list[FileJob]) -> Iterator[FileOutcome]
             options.file_timeout,
             unreadable_file,
         )
+
+
+# A worker's reason for a file it cannot find, and what it means on a cluster.
+_NOT_FOUND = "no such file or folder"
+_VISIBLE = "DATA must be visible to the workers at the same path"
+
+
+def _run_on_cluster(
+    address: str, context: RunContext, jobs: list[FileJob]
+) -> Iterator[FileOutcome]:
+    """The jobs on a Dask cluster. Paths leave this process absolute (a worker started in
+    another directory resolves a relative one against its own), and the outcomes come back
+    with the paths as the user gave them, so the report is a local run's."""
+    from kerasfix.cluster import run_dask
+
+    given: dict[str, str] = {}
+
+    def absolute(path: str) -> str:
+        resolved = os.path.abspath(path)
+        given[resolved] = path
+        return resolved
+
+    remote = [FileJob(absolute(j.path), j.labels and absolute(j.labels)) for j in jobs]
+    label_file = context.label_file
+    if label_file is not None:
+        label_file = _with_paths(label_file, absolute(label_file.path))
+    context = dataclasses.replace(context, label_file=label_file)
+    visible = [remote[0].path] if remote else []
+    for outcome in run_dask(
+        address,
+        diagnose_file,
+        context,
+        remote,
+        context.options.file_timeout,
+        unreadable_file,
+        visible,
+    ):
+        yield _as_given(outcome, given)
+
+
+def _with_paths(file: DataFile, path: str) -> DataFile:
+    """`file` (and its arrays, its image survey) read from `path` instead."""
+    survey = file.survey
+    if survey is not None and survey.root == file.path:
+        survey = dataclasses.replace(survey, root=path)
+    arrays = {
+        key: dataclasses.replace(ref, path=path) if ref.path == file.path else ref
+        for key, ref in file.arrays.items()
+    }
+    return dataclasses.replace(file, path=path, arrays=arrays, survey=survey)
+
+
+def _as_given(outcome: FileOutcome, given: dict[str, str]) -> FileOutcome:
+    """A cluster's outcome with the paths the user gave, as a local run reports them."""
+    job = FileJob(given[outcome.job.path], outcome.job.labels and given[outcome.job.labels])
+    if outcome.error is not None:
+        reason = outcome.error
+        if reason == _NOT_FOUND:
+            reason = f"{_NOT_FOUND} on the cluster's worker ({_VISIBLE})"
+        return unreadable_file(job, reason.replace(outcome.job.path, job.path))
+
+    def path(value: str) -> str:
+        return given.get(value, value)
+
+    def ref(array: ArrayRef) -> ArrayRef:
+        return dataclasses.replace(array, path=path(array.path))
+
+    for result in outcome.results:
+        result.path = path(result.path)
+    files = {path(k): _with_paths(f, path(f.path)) for k, f in outcome.files.items()}
+    for group in outcome.groups:
+        group.path = path(group.path)
+        group.x = {name: ref(a) for name, a in group.x.items()}
+        group.y = {name: ref(a) for name, a in group.y.items()}
+        if group.sample_weight is not None:
+            group.sample_weight = ref(group.sample_weight)
+    return FileOutcome(job, outcome.results, files, outcome.groups)
+
+
+def _some(items: list[str], shown: int = 3) -> str:
+    """A list a line can hold: the first few, and how many more."""
+    if len(items) <= shown + 1:
+        return "; ".join(items)
+    return "; ".join(items[:shown]) + f"; and {len(items) - shown} more"
 
 
 def run_diagnosis(
@@ -291,7 +372,7 @@ def _run(
     if data_paths and not jobs:
         raise NoDataReadError(
             "no DATA found: "
-            + ", ".join(data_paths)
+            + _some(data_paths).replace("; ", ", ")
             + " holds no data file ("
             + ", ".join(sorted(FORMATS))
             + ")"
@@ -320,9 +401,10 @@ def _run(
     diagnosis.finished_files = done
 
     if data_paths and done and not readable and not diagnosis.interrupted:
+        count = f" ({len(unreadable_reasons)} files)" if len(unreadable_reasons) > 1 else ""
         raise NoDataReadError(
-            "no DATA could be read: "
-            + "; ".join(f"{path}: {reason}" for path, reason in unreadable_reasons)
+            f"no DATA could be read{count}: "
+            + _some([f"{path}: {reason}" for path, reason in unreadable_reasons])
         )
     # Folder runs finish in completion order: put the groups back in DATA order, so repair
     # plans (and their manifests) do not depend on which worker was faster.
