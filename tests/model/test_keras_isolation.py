@@ -127,6 +127,11 @@ LIMITED = {
         ["diagnose", "model.keras", "train.npz"],
         "note: Keras could not confirm whether the model's input can be patched",
     ),
+    "diagnose-size-patch-question": (
+        "patch/size-gap",
+        ["diagnose", "model.keras", "train.npz"],
+        "note: Keras could not confirm whether the model's input can be patched",
+    ),
     "repair-model-patch": (
         "patch/length",
         ["repair", "model.keras", "train.npz", "--out", "out", "--prefer", "model"],
