@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint fixtures docs bench fuzz clean
 
+# The full set: the core, the tensorflow extra (Keras-backed steps) and the dev tools.
+# tests/test_core_install.py builds .venv-core with the core alone (`pip install .`).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[tensorflow,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -40,6 +42,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/values.py
+	$(BIN)/python bench/cluster.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-core build *.egg-info

@@ -16,7 +16,7 @@ from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
 from kerasfix.checks.kf5_datasets import DatasetContext, for_image_folder, model_image_loading
 from kerasfix.checks.tables import for_table
 from kerasfix.errors import NoDataReadError, UsageError
-from kerasfix.findings import Applicability, FileResult, Finding, Report, Shape
+from kerasfix.findings import FileResult, Finding, Report
 from kerasfix.loaders import FORMATS, ArrayRef, DataFile, discover, read_data_file
 from kerasfix.loaders.keys import (
     Group,
@@ -29,9 +29,8 @@ from kerasfix.loaders.keys import (
 from kerasfix.loaders.tfrecord import SurveyPlan
 from kerasfix.model import InputSpec, ModelContract, OutputSpec, load_contract
 from kerasfix.model.architecture import BuildOutcome
-from kerasfix.model.contract import format_shape
 from kerasfix.model.keras_child import shared_child
-from kerasfix.model.verdicts import ArchitectureCheck
+from kerasfix.model.verdicts import ArchitectureCheck, InputPatchCheck
 from kerasfix.options import DiagnoseOptions
 from kerasfix.stats import ScanPlan, scan
 
@@ -171,7 +170,7 @@ def diagnose_file(context: RunContext, job: FileJob) -> FileOutcome:
         from kerasfix.records import check_shard
 
         outcome.results, outcome.features = check_shard(
-            context.contract, options, file, outcome.groups, _check_values, _with_model_patch
+            context.contract, options, file, outcome.groups, _check_values
         )
         if not context.keep_files:
             outcome.files, outcome.groups = {}, []
@@ -230,11 +229,7 @@ def _run_jobs(context: RunContext, jobs: list[FileJob]) -> Iterator[FileOutcome]
     """In this process for a single file; otherwise in isolated workers, or on a cluster."""
     options = context.options
     if options.scheduler is not None:
-        from kerasfix.cluster import run_dask
-
-        yield from run_dask(
-            options.scheduler, diagnose_file, context, jobs, options.file_timeout, unreadable_file
-        )
+        yield from _run_on_cluster(options.scheduler, context, jobs)
     elif (
         len(jobs) == 1
         and options.file_timeout is None
@@ -253,6 +248,90 @@ def _run_jobs(context: RunContext, jobs: list[FileJob]) -> Iterator[FileOutcome]
             options.file_timeout,
             unreadable_file,
         )
+
+
+# A worker's reason for a file it cannot find, and what it means on a cluster.
+_NOT_FOUND = "no such file or folder"
+_VISIBLE = "DATA must be visible to the workers at the same path"
+
+
+def _run_on_cluster(
+    address: str, context: RunContext, jobs: list[FileJob]
+) -> Iterator[FileOutcome]:
+    """The jobs on a Dask cluster. Paths leave this process absolute (a worker started in
+    another directory resolves a relative one against its own), and the outcomes come back
+    with the paths as the user gave them, so the report is a local run's."""
+    from kerasfix.cluster import run_dask
+
+    given: dict[str, str] = {}
+
+    def absolute(path: str) -> str:
+        resolved = os.path.abspath(path)
+        given[resolved] = path
+        return resolved
+
+    remote = [FileJob(absolute(j.path), j.labels and absolute(j.labels)) for j in jobs]
+    label_file = context.label_file
+    if label_file is not None:
+        label_file = _with_paths(label_file, absolute(label_file.path))
+    context = dataclasses.replace(context, label_file=label_file)
+    visible = [remote[0].path] if remote else []
+    for outcome in run_dask(
+        address,
+        diagnose_file,
+        context,
+        remote,
+        context.options.file_timeout,
+        unreadable_file,
+        visible,
+    ):
+        yield _as_given(outcome, given)
+
+
+def _with_paths(file: DataFile, path: str) -> DataFile:
+    """`file` (and its arrays, its image survey) read from `path` instead."""
+    survey = file.survey
+    if survey is not None and survey.root == file.path:
+        survey = dataclasses.replace(survey, root=path)
+    arrays = {
+        key: dataclasses.replace(ref, path=path) if ref.path == file.path else ref
+        for key, ref in file.arrays.items()
+    }
+    return dataclasses.replace(file, path=path, arrays=arrays, survey=survey)
+
+
+def _as_given(outcome: FileOutcome, given: dict[str, str]) -> FileOutcome:
+    """A cluster's outcome with the paths the user gave, as a local run reports them."""
+    job = FileJob(given[outcome.job.path], outcome.job.labels and given[outcome.job.labels])
+    if outcome.error is not None:
+        reason = outcome.error
+        if reason == _NOT_FOUND:
+            reason = f"{_NOT_FOUND} on the cluster's worker ({_VISIBLE})"
+        return unreadable_file(job, reason.replace(outcome.job.path, job.path))
+
+    def path(value: str) -> str:
+        return given.get(value, value)
+
+    def ref(array: ArrayRef) -> ArrayRef:
+        return dataclasses.replace(array, path=path(array.path))
+
+    for result in outcome.results:
+        result.path = path(result.path)
+    files = {path(k): _with_paths(f, path(f.path)) for k, f in outcome.files.items()}
+    for group in outcome.groups:
+        group.path = path(group.path)
+        group.x = {name: ref(a) for name, a in group.x.items()}
+        group.y = {name: ref(a) for name, a in group.y.items()}
+        if group.sample_weight is not None:
+            group.sample_weight = ref(group.sample_weight)
+    return FileOutcome(job, outcome.results, files, outcome.groups)
+
+
+def _some(items: list[str], shown: int = 3) -> str:
+    """A list a line can hold: the first few, and how many more."""
+    if len(items) <= shown + 1:
+        return "; ".join(items)
+    return "; ".join(items[:shown]) + f"; and {len(items) - shown} more"
 
 
 def run_diagnosis(
@@ -287,6 +366,10 @@ def _run(
 ) -> Diagnosis:
     contract = architecture.contract
     diagnosis = Diagnosis(contract, Report(model_path, {}, [], 0, 0))
+    # Keras's questions are asked here, in the run's own process, through its Keras child:
+    # folder and cluster workers never import Keras.
+    patches = InputPatchCheck(contract, options, architecture.child)
+    notes: list[str] = []
 
     model_result = FileResult(path=model_path, role="model")
     build = architecture.model_build()
@@ -306,7 +389,7 @@ def _run(
     if data_paths and not jobs:
         raise NoDataReadError(
             "no DATA found: "
-            + ", ".join(data_paths)
+            + _some(data_paths).replace("; ", ", ")
             + " holds no data file ("
             + ", ".join(sorted(FORMATS))
             + ")"
@@ -324,6 +407,7 @@ def _run(
                 shard_features.append(outcome.features)
             if outcome.error is not None:
                 unreadable_reasons.append((outcome.job.path, outcome.error))
+            patches.check_file(outcome.results)  # KF105/KF106/KF402: or patch the model?
             architecture.check_file(outcome.results)  # KF601: shapes the model cannot take
             for result in outcome.results:  # --select/--ignore, KF001 of crashes included
                 result.findings = [f for f in result.findings if _selected(f, options)]
@@ -339,9 +423,10 @@ def _run(
     diagnosis.finished_files = done
 
     if data_paths and done and not readable and not diagnosis.interrupted:
+        count = f" ({len(unreadable_reasons)} files)" if len(unreadable_reasons) > 1 else ""
         raise NoDataReadError(
-            "no DATA could be read: "
-            + "; ".join(f"{path}: {reason}" for path, reason in unreadable_reasons)
+            f"no DATA could be read{count}: "
+            + _some([f"{path}: {reason}" for path, reason in unreadable_reasons])
         )
     # Folder runs finish in completion order: put the groups back in DATA order, so repair
     # plans (and their manifests) do not depend on which worker was faster.
@@ -352,7 +437,10 @@ def _run(
     if readable and augmenting and not diagnosis.interrupted:
         from kerasfix.augment import check_augmentation
 
-        for result in check_augmentation(contract, options, diagnosis.groups, diagnosis.files):
+        augmented = check_augmentation(
+            contract, options, diagnosis.groups, diagnosis.files, architecture.child, notes
+        )
+        for result in augmented:
             result.findings = [f for f in result.findings if _selected(f, options)]
             results.append(result)
     results = _merge(results)
@@ -364,7 +452,7 @@ def _run(
         # Every data file the run looked at: x files, their label siblings, --y-file.
         files=len({r.path for r in results if r.role != "model"}),
         readable_files=readable,
-        notes=_notes(data_paths, architecture),
+        notes=_notes(data_paths, [*architecture.notes, *patches.notes, *notes]),
         fail_on=options.fail_on,
     )
     if shard_features:
@@ -383,10 +471,10 @@ def _run(
     return diagnosis
 
 
-def _notes(data_paths: list[str], architecture: ArchitectureCheck) -> list[str]:
+def _notes(data_paths: list[str], keras_notes: list[str]) -> list[str]:
     """What the run could not check, and why: a report must never read as an all-clear for
     what was not looked at."""
-    notes = list(architecture.notes)
+    notes = list(dict.fromkeys(keras_notes))
     if not data_paths:
         notes.append("no DATA was given: the model was checked alone")
     return notes
@@ -485,9 +573,6 @@ def _check_file(
                 _check_values(contract, options, result, ref, "input_values", input=inp)
             else:
                 result.findings = [for_image_folder(f, options) for f in result.findings]
-            result.findings = [
-                _with_model_patch(contract, options, inp, f) for f in result.findings
-            ]
             if file.format == "csv":  # columns that look like ids or labels (issue 15)
                 y_ref = next(iter(group.y.values()), None)
                 result.findings = [for_table(f, ref, y_ref) for f in result.findings]
@@ -571,69 +656,6 @@ def _check_values(
     for check in CHECKS:
         if check.scope == scope:
             result.findings.extend(check.run(ctx))
-
-
-PATCHABLE_INPUT_CODES = frozenset({"KF105", "KF106", "KF402"})
-
-
-def _input_candidates(inp: InputSpec, finding: Finding) -> tuple[Shape, ...]:
-    """The batch_shapes to try: the mismatched axes left open (None), then set to the data's."""
-    if finding.code == "KF402":
-        axes, sizes = [1], [finding.received]
-    elif finding.code == "KF105":
-        axes, sizes = [int(finding.details["axis"])], [int(finding.details["length"])]
-    else:
-        axes = [int(a) for a in finding.details["axes"]]
-        sizes = [finding.received[a] for a in axes]
-    open_shape = list(inp.batch_shape)
-    data_shape = list(inp.batch_shape)
-    for axis, size in zip(axes, sizes, strict=True):
-        open_shape[axis] = None
-        data_shape[axis] = size
-    return (tuple(open_shape), tuple(data_shape))
-
-
-def _with_model_patch(
-    contract: ModelContract, options: DiagnoseOptions, inp: InputSpec, finding: Finding
-) -> Finding:
-    """For a length or size mismatch, ask Keras whether the model's input can take the data
-    instead (no weight depends on that axis), and say which fix is which."""
-    if (
-        finding.code not in PATCHABLE_INPUT_CODES
-        or not options.trace_model
-        or contract.format == "savedmodel"
-        or (contract.unsafe_layers and not options.trust_model)
-    ):
-        return finding
-    from kerasfix.model import trace
-
-    try:
-        verdict = trace.input_patch(contract.path, inp.name, _input_candidates(inp, finding))
-    except Exception as exc:  # Keras could not rebuild the model: keep the data fixes only
-        text = str(exc).strip().splitlines()
-        verdict = trace.Verdict(False, inp.batch_shape, text[0] if text else type(exc).__name__)
-    patch = {
-        "patchable": verdict.patchable,
-        "batch_shape": list(verdict.batch_shape),
-        "reason": verdict.reason,
-        "layer": verdict.layer,
-        "input": inp.name,
-    }
-    if verdict.patchable:
-        fix = (
-            f"{finding.fix}; or patch the model's input to batch_shape="
-            f"{format_shape(verdict.batch_shape)}: {verdict.reason} (kerasfix repair "
-            "--prefer model) [safe]"
-        )
-        applicability = Applicability.SAFE
-    else:
-        fix = f"{finding.fix}; the model's input cannot be patched: {verdict.reason}"
-        applicability = finding.applicability
-    details = {**finding.details, "model_patch": patch}
-    patched: Finding = dataclasses.replace(
-        finding, fix=fix, applicability=applicability, details=details
-    )
-    return patched
 
 
 def _single_label(labels: DataFile, contract: ModelContract) -> dict[str, ArrayRef]:

@@ -3,9 +3,11 @@ of batches sampled from each data group, and the model's own augmentation layers
 and inference mode.
 
 `--augment` is the opt-in: the user's file is imported and its function called in this
-process, and nothing of it runs without the flag. The model's layers are only ever built from
-its config in Keras's safe mode (model/trace.py), never for a model that holds code (KF003)
-unless `--trust-model`.
+process, and nothing of it runs without the flag. Keras's part (running the model on the
+augmented batches, the model's own augmentation layers) runs in the run's Keras child process
+(model/trace.py): a Keras that is missing, too old or dies is a note, never a dead run. The
+model's layers are only ever built from its config in Keras's safe mode, never for a model
+that holds code (KF003) unless `--trust-model`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from kerasfix.loaders.chunks import iter_chunks
 from kerasfix.loaders.images import ImageSurvey, read_regular
 from kerasfix.loaders.keys import Group
 from kerasfix.model.contract import ModelContract
+from kerasfix.model.keras_child import KerasChild, KerasError, KerasUnavailable
 from kerasfix.options import DiagnoseOptions
 
 # Draws are seeded: draw i runs with seed AUGMENT_SEED + i (numpy, random and Keras).
@@ -191,6 +194,8 @@ def run_draws(
     options: DiagnoseOptions,
     group: Group,
     files: dict[str, DataFile],
+    child: KerasChild,
+    notes: list[str],
 ) -> AugmentRun | None:
     batch = options.batch_size or DEFAULT_BATCH
     pool = _pool(group, files, contract, batch * 4)
@@ -270,8 +275,13 @@ def run_draws(
 
                 feed = _feed(x_array, name, xs, rows, others)
                 try:
-                    traced[x_shape[1:]] = trace.model_run_error(contract.path, feed)
-                except Exception:  # Keras cannot rebuild this model: the static check stands
+                    # The child keeps the directory it started in: the path goes absolute.
+                    path = os.path.abspath(contract.path)
+                    traced[x_shape[1:]] = child.call(trace.model_run_error, path, feed)
+                except KerasUnavailable as exc:
+                    _note(notes, f"the model was not run on the augmented batches: {exc.reason}")
+                    traced[x_shape[1:]] = None
+                except KerasError:  # Keras cannot rebuild this model: the static check stands
                     traced[x_shape[1:]] = None
             fit_error = traced.get(x_shape[1:])
         draws.append(Draw(index, x_in, y_in, x_shape, y_shape, fit_error=fit_error))
@@ -332,14 +342,23 @@ def wants_groups(contract: ModelContract, options: DiagnoseOptions) -> bool:
     return options.augment is not None or bool(_model_layers(contract, options))
 
 
+def _note(notes: list[str], what: str) -> None:
+    note = f"Keras could not confirm KF501-KF503: {what}"
+    if note not in notes:
+        notes.append(note)
+
+
 def check_augmentation(
     contract: ModelContract,
     options: DiagnoseOptions,
     groups: list[Group],
     files: dict[str, DataFile],
+    child: KerasChild,
+    notes: list[str],
 ) -> list[FileResult]:
     """Every KF501-KF503 finding of this run, as results to merge into the report: the user's
-    augmentation per data group (on its x array), the model's own layers on the model."""
+    augmentation per data group (on its x array), the model's own layers on the model. Keras
+    runs in `child`; what it could not confirm is added to `notes`."""
     results: list[FileResult] = []
     if options.augment is not None:
         function = load_function(options.augment)
@@ -347,7 +366,7 @@ def check_augmentation(
         for group in groups:
             if not group.x:
                 continue
-            run = run_draws(function, label, contract, options, group, files)
+            run = run_draws(function, label, contract, options, group, files, child, notes)
             if run is None:
                 continue
             ref = next(iter(group.x.values()))
@@ -367,12 +386,16 @@ def check_augmentation(
                 )
             )
     if _model_layers(contract, options):
-        results.append(_model_result(contract, options, groups))
+        results.append(_model_result(contract, options, groups, child, notes))
     return results
 
 
 def _model_result(
-    contract: ModelContract, options: DiagnoseOptions, groups: list[Group]
+    contract: ModelContract,
+    options: DiagnoseOptions,
+    groups: list[Group],
+    child: KerasChild,
+    notes: list[str],
 ) -> FileResult:
     from kerasfix.model import trace
 
@@ -383,9 +406,17 @@ def _model_result(
                 shapes.setdefault(name, ref.shape)
     result = FileResult(path=contract.path, role="model")
     try:
-        modes = trace.augmentation_modes(contract.path, shapes, options.draws, AUGMENT_SEED)
-    except Exception as exc:  # Keras could not rebuild the model: nothing to compare
-        del exc
+        modes = child.call(
+            trace.augmentation_modes,
+            os.path.abspath(contract.path),
+            shapes,
+            options.draws,
+            AUGMENT_SEED,
+        )
+    except KerasUnavailable as exc:
+        _note(notes, f"the model's augmentation layers were not run: {exc.reason}")
+        return result
+    except KerasError:  # Keras could not rebuild the model: nothing to compare
         return result
     ctx = ModelAugmentContext(
         contract,

@@ -14,15 +14,14 @@ from typing import Any
 from kerasfix.checks import CHECKS, InputContext
 from kerasfix.checks.kf0_read import NoMatchingArray, UnreadableData
 from kerasfix.checks.records import FeatureContext, for_image_feature, parse_spec
-from kerasfix.findings import FileResult, Finding
+from kerasfix.findings import FileResult
 from kerasfix.loaders.base import DataFile
 from kerasfix.loaders.keys import RECORD_X_KEYS, RECORD_Y_KEYS, Group, map_arrays
 from kerasfix.loaders.tfrecord import FeatureSurvey, ShardSurvey, stats_for
-from kerasfix.model.contract import InputSpec, ModelContract
+from kerasfix.model.contract import ModelContract
 from kerasfix.options import DiagnoseOptions
 
 ValueCheck = Callable[..., None]
-ModelPatch = Callable[[ModelContract, DiagnoseOptions, InputSpec, Finding], Finding]
 NUMERIC = ("int64_list", "float_list")
 
 
@@ -52,7 +51,6 @@ def check_shard(
     file: DataFile,
     groups: list[Group],
     check_values: ValueCheck,
-    with_model_patch: ModelPatch,
 ) -> tuple[list[FileResult], dict[str, Any]]:
     """The results of one shard (bad records as KF001 on the file, then one result per
     feature that feeds the model) and its per-feature summary."""
@@ -110,7 +108,6 @@ def check_shard(
         else:
             known = _known(feature) if feature.kind in NUMERIC else (lambda plan: None)
             check_values(contract, options, result, ref, "input_values", input=inp, known=known)
-        result.findings = [with_model_patch(contract, options, inp, f) for f in result.findings]
     for name, ref in group.y.items():
         if any(r.key == ref.key and r.role == "x" for r in results):
             continue

@@ -9,7 +9,8 @@ the whole pool, and it has no per-task timeout.
 
 Workers are forked from the parent while it holds no TensorFlow and no other Python thread
 (the CLI's usual state), otherwise from a fork server whose preload is kerasfix's library:
-either way they start without TensorFlow, and import it only if a check needs it.
+either way they start without TensorFlow and never import it: Keras's questions are asked by
+the run's own process, through its Keras child (model/keras_child.py).
 """
 
 from __future__ import annotations

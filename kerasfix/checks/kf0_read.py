@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from kerasfix.checks.base import Check, ModelContext, Rule
 from kerasfix.findings import Applicability, Finding, Severity
+from kerasfix.model.contract import UnsafeLayer
 
 
 class UnreadableData(Rule):
@@ -105,45 +106,76 @@ class NoMatchingArray(Rule):
 class UnsafeModel(Rule):
     """
     ## What it does
-    Reports a model whose config holds code or references code: `Lambda` layers (bytecode or
-    functions), `TFSMLayer`, `TorchModuleWrapper`, classes from modules outside Keras,
-    unregistered custom layers, and lookup vocabularies that name files. kerasfix reads the
-    config as plain JSON and never imports or runs any of it.
+    Reports a model whose config holds code or names code. An **error** where loading would
+    run code that is neither Keras's nor the user's own: Python bytecode in a `Lambda`, a
+    class or function from the standard library or another library that reaches the host
+    (`os.system`, `eval`), Keras utilities that read or write files (`get_file`, `plot_model`,
+    `enable_unsafe_deserialization`: code-reuse gadgets), `TFSMLayer` (a SavedModel program
+    from a path), `TorchModuleWrapper`, and layer fields that name files (a lookup
+    `vocabulary` path). A **warning** for custom classes and functions only the user's own
+    registered code can supply (`MyPkg>Scale`, a Keras 2 custom layer), and a `Lambda`
+    around a Keras built-in: kerasfix cannot see inside them. kerasfix reads the config as
+    plain JSON and never imports or runs any of it.
 
     ## Why it matters
-    Loading such a model executes code from the file; Keras's `safe_mode` is a deny-list with
-    known bypasses. Their shapes are also unknown until the code runs, so the checks of data
-    against this model are limited to what the config declares.
+    A model file that runs code is a program, not data: Keras's `safe_mode` refuses some of
+    it, older Keras versions none, and its deny-list has known bypasses. A CI gate must not
+    pass such a file silently. Custom classes run only the code the user registered, but
+    their shapes are unknown until it runs, so the checks of data against this model are
+    limited to what the config declares.
 
     ## Example
-    A `.keras` file with `Lambda(lambda t: t[:, :, :1])`: kerasfix reports KF003 naming the
-    layer, and still checks the data against the declared inputs.
+    A `.keras` file with `Lambda(lambda t: t[:, :, :1])`: kerasfix reports KF003 as an error
+    naming the layer, and still checks the data against the declared inputs. A layer
+    registered as `@register_keras_serializable(package="MyPkg")` is a KF003 warning.
 
     ## Fix safety
-    No fix. Commands that must build the model refuse it unless `--trust-model` is given.
+    No fix: rebuild the layer from built-in Keras layers. Commands that must build the model
+    refuse it unless `--trust-model` is given; `--ignore KF003` accepts a file you trust.
     """
 
     code = "KF003"
     name = "unsafe-model"
-    severity = Severity.WARNING
+    severity = Severity.ERROR
     repair = "none"
     applicability = Applicability.NONE
-    trigger = "the model holds Lambda or unregistered custom layers: reported, never executed"
+    trigger = (
+        "the model holds Lambda code, non-Keras modules or functions, gadgets, TFSMLayer or "
+        "file paths (error), or custom classes kerasfix cannot see inside (warning): reported, "
+        "never executed"
+    )
+
+
+def _listed(layers: list[UnsafeLayer]) -> str:
+    listed = "; ".join(f"'{u.name}' ({u.class_name}): {u.reason}" for u in layers[:5])
+    return listed + (f"; and {len(layers) - 5} more" if len(layers) > 5 else "")
 
 
 def check_unsafe_model(ctx: ModelContext) -> Iterator[Finding]:
     unsafe = ctx.contract.unsafe_layers
-    if not unsafe:
-        return
-    listed = "; ".join(f"'{u.name}' ({u.class_name}): {u.reason}" for u in unsafe[:5])
-    more = f"; and {len(unsafe) - 5} more" if len(unsafe) > 5 else ""
-    yield UnsafeModel.finding(
-        what=f"the model holds {len(unsafe)} layer(s) that need code to load: {listed}{more}",
-        why="loading it runs code from the file, and its shapes are unknown until that runs",
-        fix="rebuild the layer from built-in Keras layers, or pass --trust-model for a file "
-        "you trust when a command must build the model",
-        received=[u.class_name for u in unsafe],
-    )
+    code = [u for u in unsafe if u.runs_code]
+    custom = [u for u in unsafe if not u.runs_code]
+    if code:
+        yield UnsafeModel.finding(
+            what=f"loading the model would run code from outside Keras ({len(code)} "
+            f"object(s)): {_listed(code)}",
+            why="a model that runs code when loaded is a program, not data; Keras's safe_mode "
+            "refuses only some of it",
+            fix="rebuild the layer from built-in Keras layers; for a file you trust, pass "
+            "--trust-model where a command must build it, and --ignore KF003",
+            received=[u.class_name for u in code],
+        )
+    if custom:
+        yield UnsafeModel.finding(
+            what=f"the model holds {len(custom)} custom object(s) kerasfix cannot see inside: "
+            f"{_listed(custom)}",
+            why="Keras loads them only where your code registers them, and kerasfix never "
+            "imports your code, so what they do to shapes is not checked",
+            fix="nothing to do if the code is yours; pass --trust-model where a command must "
+            "build the model",
+            severity=Severity.WARNING,
+            received=[u.class_name for u in custom],
+        )
 
 
 CHECKS = (Check(rules=(UnsafeModel,), scope="model", run=check_unsafe_model),)

@@ -22,7 +22,7 @@ from kerasfix.model.architecture import (
     clean_keras_message,
 )
 from kerasfix.model.config import MODEL_CLASSES, declared_batch_shape, layer_list, layer_name
-from kerasfix.model.keras_child import require_keras
+from kerasfix.model.keras_child import raise_if_resource, require_keras
 
 
 def _shape(value: Any) -> Shape:
@@ -105,6 +105,7 @@ def build_architecture(model_config: dict[str, Any], trust_model: bool = False) 
         try:
             model = _deserialize(keras, copy.deepcopy(config), not trust_model)
         except Exception as exc:  # Keras raises many types; its message says why
+            raise_if_resource(exc)
             seen: list[LayerShapes] = []
             broken = _locate(keras, config, (), not trust_model, seen)
             if broken is None:  # not in one layer: the graph, or the model class itself
@@ -253,10 +254,12 @@ def _locate_sequential(
         try:
             layer = _deserialize(keras, copy.deepcopy(raw), safe_mode)
         except Exception as exc:  # as Keras raises it
+            raise_if_resource(exc)
             return _nested_or_break(keras, exc, raw, received, path, safe_mode, seen)
         try:
             x = layer(x)
         except Exception as exc:  # as Keras raises it
+            raise_if_resource(exc)
             if raw.get("class_name") == "Sequential":  # breaks inside, for what it was given
                 inner = _locate_sequential(
                     keras, raw, (*path, layer_name(raw)), safe_mode, seen, start=received[0]
@@ -289,6 +292,7 @@ def _locate_functional(
         try:
             created[name] = _deserialize(keras, copy.deepcopy(raw), safe_mode)
         except Exception as exc:  # as Keras raises it
+            raise_if_resource(exc)
             return _nested_or_break(keras, exc, raw, (), path, safe_mode, seen)
         pending[name] = list(raw.get("inbound_nodes") or [])
     # Keras's order: sweep the layers in config order, calling each node whose inputs exist;
@@ -304,10 +308,12 @@ def _locate_functional(
                 except IndexError:
                     break
                 except Exception as exc:  # a node that names no layer: a broken graph
+                    raise_if_resource(exc)
                     raise _Unlocated(str(exc)) from None
                 try:
                     outputs = layer(*args, **kwargs)
                 except Exception as exc:  # as Keras raises it
+                    raise_if_resource(exc)
                     return _break(keras, exc, layer, raw, _shapes(args, keras), path)
                 if type(layer).__name__ != "InputLayer":
                     seen.append(

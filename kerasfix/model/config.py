@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,73 @@ MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
 # Classes that run code or load other programs even under Keras's safe mode.
 UNSAFE_CLASSES = frozenset(
     {"Lambda", "__lambda__", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"}
+)
+# Keras functions that read or write files or change how loading works: Keras's own deny-list
+# (NON_MODELING_APIS, 3.15.1) and the public functions it misses that write files
+# (shared/research/security.md, 1.1): a model naming one is a code-reuse gadget.
+KERAS_GADGETS = frozenset(
+    {
+        "audio_dataset_from_directory",
+        "clear_session",
+        "deserialize_keras_object",
+        "enable_unsafe_deserialization",
+        "get_file",
+        "image_dataset_from_directory",
+        "load_img",
+        "load_model",
+        "load_weights",
+        "model_from_json",
+        "model_to_dot",
+        "plot_image_gallery",
+        "plot_model",
+        "register_keras_serializable",
+        "save_img",
+        "save_model",
+        "save_weights",
+        "serialize_keras_object",
+        "text_dataset_from_directory",
+    }
+)
+# Libraries besides the standard library whose functions reach the host (files, network,
+# processes, pickles): a config naming them names code outside Keras.
+HOST_LIBRARIES = frozenset(
+    {
+        "cloudpickle",
+        "dill",
+        "httpx",
+        "IPython",
+        "jax",
+        "joblib",
+        "numpy",
+        "pandas",
+        "pip",
+        "requests",
+        "scipy",
+        "setuptools",
+        "tensorflow",
+        "torch",
+        "urllib3",
+    }
+)
+# Python built-ins that run code, reach files or the interpreter's state.
+PYTHON_BUILTINS = frozenset(
+    {
+        "__import__",
+        "breakpoint",
+        "compile",
+        "delattr",
+        "eval",
+        "exec",
+        "exit",
+        "getattr",
+        "globals",
+        "input",
+        "locals",
+        "open",
+        "quit",
+        "setattr",
+        "vars",
+    }
 )
 # The modules Keras's own safe mode trusts (CVE-2025-1550 fix).
 TRUSTED_MODULE_ROOTS = ("keras", "keras_hub", "keras_cv", "keras_nlp")
@@ -146,52 +214,132 @@ def _walk(
                 stack.append((value, depth + 1, in_layers))
 
 
-def _unsafe_reason(node: dict[str, Any], is_layer: bool) -> str | None:
+def _unsafe_reason(node: dict[str, Any], is_layer: bool) -> tuple[str, bool] | None:
+    """Why this config object needs code to load, and whether that code runs from outside
+    Keras and the user's own registered classes (`True`: the file supplies it, or names code
+    any host has: bytecode, the standard library, a gadget, a file path). `False`: a custom
+    object only the user's own code can supply, which kerasfix cannot see inside."""
     class_name = node.get("class_name")
     if not isinstance(class_name, str):
         return None
     config = node.get("config")
     config = config if isinstance(config, dict) else {}
     module = node.get("module")
+    module = module if isinstance(module, str) else None
     registered = node.get("registered_name")
     if class_name in UNSAFE_CLASSES:
-        return "it holds Python code"
-    if class_name == "function" and isinstance(config_name := node.get("config"), str):
-        # Keras 3 saves built-in and user functions alike as module "builtins": the name decides.
-        if config_name in KNOWN_KERAS_FUNCTIONS:
-            return None
-        return f"it is the function {config_name!r}, which is not a Keras built-in"
-    if isinstance(module, str) and not _trusted_module(module):
-        return f"its class comes from module {module!r}"
+        return _wrapper_reason(class_name, config)
+    if class_name == "function" and isinstance(function := node.get("config"), str):
+        return _function_reason(function, module)
+    if _gadget(class_name):
+        return f"it names {class_name!r}, a Keras utility that reads or writes files", True
+    if is_layer:
+        for field_name in sorted(PATH_FIELDS & config.keys()):
+            if isinstance(config[field_name], str):
+                return f"its {field_name!r} names a file, which loading reads", True
+    if module is not None and not _trusted_module(module):
+        if _host_module(module):
+            return f"its class comes from module {module!r}, outside Keras", True
+        if not _class_like(class_name):
+            return f"it names {class_name!r} of module {module!r}, which is not a class", True
+        return f"its class comes from module {module!r}: a custom class", False
     if isinstance(registered, str) and ">" in registered and not _trusted_module(registered):
-        return f"it is the registered custom object {registered!r}"
+        if _host_module(registered):
+            return f"it is the registered object {registered!r}, outside Keras", True
+        return f"it is the registered custom object {registered!r}", False
     if (
         (is_layer or ("module" in node and isinstance(registered, str)))
         and module is None
         and class_name not in KNOWN_KERAS_CLASSES
     ):
-        return "its class is not a built-in Keras layer"
-    if is_layer:
-        for field_name in sorted(PATH_FIELDS & config.keys()):
-            if isinstance(config[field_name], str):
-                return f"its {field_name!r} names a file, which loading reads"
+        if class_name in PYTHON_BUILTINS:
+            return f"it names Python's built-in {class_name!r}", True
+        return "its class is not a built-in Keras layer", False
     return None
 
 
+def _wrapper_reason(class_name: str, config: dict[str, Any]) -> tuple[str, bool] | None:
+    """The layers that exist to run other code: what each one runs."""
+    if class_name == "__lambda__":
+        return "it holds Python code (marshalled bytecode)", True
+    if class_name == "TFSMLayer":
+        path = config.get("filepath")
+        where = f" from {path!r}" if isinstance(path, str) else ""
+        return f"it loads a TensorFlow SavedModel (a program){where}", True
+    if class_name == "TorchModuleWrapper":
+        return "it holds a PyTorch module, which loading unpickles", True
+    if class_name in ("JaxLayer", "FlaxLayer"):
+        return "it wraps JAX functions, which loading looks up and runs", True
+    # Lambda: what its function is decides (Keras 3 saves an object, Keras 2 a name or a list).
+    function = config.get("function")
+    name: Any = None
+    module: Any = None
+    if isinstance(function, dict) and function.get("class_name") == "function":
+        name, module = function.get("config"), function.get("module")
+    elif config.get("function_type") == "function":
+        name, module = function, config.get("module")
+    if not isinstance(name, str):
+        return "it holds Python code (marshalled bytecode)", True
+    verdict = _function_reason(name, module if isinstance(module, str) else None)
+    if verdict is None:
+        return f"it holds Python code: a Lambda around Keras's {name!r}", False
+    reason, runs_code = verdict
+    return f"it holds Python code: a Lambda around {reason.removeprefix('it is ')}", runs_code
+
+
+def _function_reason(name: str, module: str | None) -> tuple[str, bool] | None:
+    """A function a config names (`{"class_name": "function", "config": NAME}`)."""
+    if _gadget(name):
+        return f"it is {name!r}, a Keras utility that reads or writes files", True
+    if module is not None and module != "builtins":
+        if _trusted_module(module):
+            return None
+        if _host_module(module):
+            return f"it is the function {name!r} of module {module!r}, outside Keras", True
+        return f"it is the function {name!r} of module {module!r}: a custom function", False
+    # Keras 3 saves built-in and user functions alike as module "builtins": the name decides.
+    if name in KNOWN_KERAS_FUNCTIONS:
+        return None
+    if name in PYTHON_BUILTINS:
+        return f"it is Python's built-in {name!r}, not a Keras function", True
+    if ">" in name:
+        if _host_module(name):
+            return f"it is the function {name!r}, outside Keras", True
+        return f"it is the registered custom function {name!r}", False
+    return f"it is the function {name!r}, which is not a Keras built-in", False
+
+
+def _gadget(name: str) -> bool:
+    return re.split(r"[.>]", name)[-1] in KERAS_GADGETS
+
+
+def _host_module(module: str) -> bool:
+    """A module any host has whose functions reach the host: never a Keras layer's home."""
+    root = re.split(r"[.>]", module, maxsplit=1)[0]
+    return root in sys.stdlib_module_names or root in HOST_LIBRARIES
+
+
+def _class_like(name: str) -> bool:
+    return name.isidentifier() and name[:1].isupper()
+
+
 def _scan_unsafe(model_config: dict[str, Any]) -> Iterator[UnsafeLayer]:
-    """Each object that needs code, once: what sits inside a Lambda is part of that Lambda."""
+    """Each object that needs code, once: what sits inside an object that runs code is part
+    of it; a custom class is entered, since code may hide in its config."""
 
     def prune(node: dict[str, Any], is_layer: bool) -> bool:
-        return _unsafe_reason(node, is_layer) is not None
+        verdict = _unsafe_reason(node, is_layer)
+        # A Lambda's function is described with the Lambda.
+        return verdict is not None and (verdict[1] or node.get("class_name") in UNSAFE_CLASSES)
 
     for node, is_layer in _walk(model_config, prune=prune):
-        reason = _unsafe_reason(node, is_layer)
-        if reason is not None:
+        verdict = _unsafe_reason(node, is_layer)
+        if verdict is not None:
             class_name = str(node["class_name"])
             config = node.get("config")
             config = config if isinstance(config, dict) else {}
             name = str(node.get("name") or config.get("name") or class_name)
-            yield UnsafeLayer(name, class_name, reason)
+            yield UnsafeLayer(name, class_name, verdict[0], runs_code=verdict[1])
 
 
 def _trusted_module(module: str) -> bool:

@@ -126,6 +126,10 @@ class UnsafeLayer:
     name: str
     class_name: str
     reason: str
+    # True where loading runs code that is neither Keras's nor the user's own registered
+    # classes: the file's bytecode, the standard library, a gadget, a path (KF003 error);
+    # False for a custom class only the user's code supplies (KF003 warning).
+    runs_code: bool = True
 
 
 @dataclass(frozen=True)

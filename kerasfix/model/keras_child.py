@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import faulthandler
 import os
 import re
 import resource
 import signal
+import sys
+import tempfile
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -48,6 +51,22 @@ class KerasError(Exception):
         self.message = message
 
 
+# What TensorFlow raises when the process, not the question, is at fault: no thread, no
+# memory, no mapping (an address-space limit, a full machine). Never a verdict on a model.
+RESOURCE_ERRORS = re.compile(
+    r"can't start new thread|Resource exhausted|OOM when allocating|out of memory|"
+    r"Cannot allocate memory|failed to map segment|std::bad_alloc|pthread_create",
+    re.IGNORECASE,
+)
+
+
+def raise_if_resource(exc: BaseException) -> None:
+    """In the child's broad `except` clauses: a failure of the process's resources is raised
+    on (the parent says Keras could not confirm), never taken as Keras's verdict."""
+    if isinstance(exc, MemoryError) or RESOURCE_ERRORS.search(str(exc)):
+        raise exc
+
+
 class KerasTooOld(Exception):
     """The Keras installed is older than the floor that closes the model-loading advisories."""
 
@@ -73,10 +92,19 @@ def require_keras() -> Any:
     return keras
 
 
-def _child_main(conn: Connection) -> None:
+def _child_main(conn: Connection, log_path: str) -> None:
     # Ctrl-C reaches the whole process group; the parent decides, and kills the child.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # TensorFlow's native side writes to fd 2 (absl fatal logs and their stack traces when it
+    # aborts): stderr is kerasfix's own lines, so the child's goes to a log the parent reads
+    # for the reason of a death.
+    with contextlib.suppress(OSError):
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(log, 2)
+        os.close(log)
+        if faulthandler.is_enabled():  # its own copy of the old stderr: to the log as well
+            faulthandler.enable(file=sys.stderr)
     # Questions about shapes are answered on the CPU, whatever accelerators the host has.
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     while True:
@@ -98,16 +126,20 @@ def _child_main(conn: Connection) -> None:
             conn.send((False, ("PicklingError", str(exc))))
 
 
-def _death(process: BaseProcess) -> str:
+def _death(process: BaseProcess, log_path: str | None = None) -> str:
     """Why the child ended, in words a user can act on."""
     code = process.exitcode
     limit = _address_space_limit()
+    cause = _native_cause(log_path)
     if code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        if name == "SIGABRT":
+        if name == "SIGABRT" and limit is not None:
+            # What TensorFlow aborts on under `ulimit -v`: a thread or a mapping it cannot get.
+            reason = "TensorFlow aborted (out of address space)"
+        elif name == "SIGABRT":
             reason = "TensorFlow aborted (SIGABRT)"
         elif name == "SIGKILL":
             reason = "the Keras process was killed (SIGKILL; out of memory?)"
@@ -115,9 +147,37 @@ def _death(process: BaseProcess) -> str:
             reason = f"the Keras process crashed ({name})"
     else:
         reason = f"the Keras process exited unexpectedly (exit code {code})"
+    if cause:
+        reason += f": {cause}"
     if limit is not None:
         reason += f"; the address space is limited to {limit // 1024} KiB (ulimit -v)"
     return reason
+
+
+# TensorFlow's own last words before an abort: an absl fatal check, a C++ exception.
+_NATIVE_CAUSES = ("Check failed", "terminate called", "bad_alloc", "Cannot allocate memory")
+CAUSE_CHARS = 160
+
+
+def _native_cause(log_path: str | None) -> str | None:
+    """The first line of the child's native stderr that says why it died, if one does."""
+    if log_path is None:
+        return None
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 64 * 1024))
+            tail = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    for line in tail.splitlines():
+        if line.lstrip().startswith("@"):  # a stack frame
+            continue
+        if any(word in line for word in _NATIVE_CAUSES):
+            # absl's prefix ("F0000 00:00:... env.cc:84] ") is not for users.
+            cause = line.split("] ", 1)[-1].strip().rstrip(".")
+            return cause if len(cause) <= CAUSE_CHARS else cause[: CAUSE_CHARS - 3] + "..."
+    return None
 
 
 def _address_space_limit() -> int | None:
@@ -137,6 +197,7 @@ class KerasChild:
         # a second TensorFlow import would fail the same way, and cost the same time again.
         self.dead: str | None = None
         self.questions = 0
+        self._log: str | None = None  # the child's stderr (see _child_main)
 
     def __enter__(self) -> KerasChild:
         return self
@@ -150,8 +211,10 @@ class KerasChild:
 
             context = _start_method()
             parent, child = context.Pipe()
+            fd, self._log = tempfile.mkstemp(prefix="kerasfix-keras-", suffix=".log")
+            os.close(fd)
             with _sigint_ignored():
-                process = context.Process(target=_child_main, args=(child,), daemon=True)
+                process = context.Process(target=_child_main, args=(child, self._log), daemon=True)
                 process.start()
             child.close()
             self._process, self._conn = process, parent
@@ -168,7 +231,7 @@ class KerasChild:
             conn.send((func, args))
         except (OSError, EOFError):
             process.join(1)
-            self._fail(_death(process))
+            self._fail(_death(process, self._log))
         try:
             ready = wait([conn, process.sentinel], self.timeout)
         except BaseException:  # Ctrl-C: the answer would come to the next question
@@ -179,7 +242,7 @@ class KerasChild:
                 ok, value = conn.recv()
             except (EOFError, OSError):
                 process.join(1)
-                self._fail(_death(process))
+                self._fail(_death(process, self._log))
             if ok:
                 result: T = value
                 return result
@@ -193,10 +256,12 @@ class KerasChild:
                 self._fail(message)
             if kind == "MemoryError":
                 self._fail("Keras ran out of memory" + _limit_note())
+            if RESOURCE_ERRORS.search(message):
+                self._fail(f"Keras ran out of resources ({message})" + _limit_note())
             raise KerasError(kind, message)
         if process.sentinel in ready:
             process.join(1)
-            self._fail(_death(process))
+            self._fail(_death(process, self._log))
         self._fail(f"Keras took longer than {self.timeout:g} s to answer")
 
     def _fail(self, reason: str) -> NoReturn:
@@ -205,8 +270,8 @@ class KerasChild:
         raise KerasUnavailable(reason)
 
     def close(self) -> None:
-        process, conn = self._process, self._conn
-        self._process = self._conn = None
+        process, conn, log = self._process, self._conn, self._log
+        self._process = self._conn = self._log = None
         if conn is not None:
             with contextlib.suppress(OSError, ValueError):
                 conn.send(None)
@@ -216,6 +281,9 @@ class KerasChild:
             if process.is_alive():
                 process.kill()
                 process.join(5)
+        if log is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(log)
 
 
 def _limit_note() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import zipfile
@@ -25,9 +26,7 @@ def load_contract(path: str, timeout: float | None = None) -> ModelContract:
         raise ModelReadError(path, "no such file or folder")
     if os.path.isdir(path):
         if os.path.isfile(os.path.join(path, "saved_model.pb")):
-            from kerasfix.model import savedmodel
-
-            return savedmodel.read_savedmodel(path)
+            return _read_savedmodel_isolated(path)
         raise ModelReadError(path, "a folder, but not a SavedModel (no saved_model.pb)")
     try:
         head = safeio.sniff(path, 8)
@@ -75,6 +74,27 @@ def _read_h5_isolated(path: str, timeout: float | None) -> ModelContract:
         raise ModelReadError(path, str(found))
     contract: ModelContract = found
     return contract
+
+
+def _read_savedmodel_isolated(path: str) -> ModelContract:
+    """A SavedModel's signature is read with TensorFlow's protobuf classes: in the run's Keras
+    child, so that TensorFlow never loads into this process (and a missing or crashing one is
+    one line)."""
+    from kerasfix.model import savedmodel
+    from kerasfix.model.keras_child import KerasError, KerasUnavailable, shared_child
+
+    # The child keeps the directory it started in: the path goes absolute.
+    absolute = os.path.abspath(path)
+    try:
+        contract: ModelContract = shared_child().call(savedmodel.read_savedmodel, absolute)
+    except KerasUnavailable as exc:
+        raise ModelReadError(
+            path, f"reading a SavedModel's signature needs TensorFlow: {exc.reason}"
+        ) from None
+    except KerasError as exc:
+        reason = exc.message.removeprefix(f"{absolute}: ") or exc.kind
+        raise ModelReadError(path, reason) from None
+    return dataclasses.replace(contract, path=path)
 
 
 def _read_h5_in_child(context: None, path: str) -> tuple[bool, Any]:

@@ -16,6 +16,9 @@ from typing import Any
 
 
 def quiet_environment() -> None:
+    # kerasfix's Keras steps are written for TensorFlow (the tensorflow extra): whatever
+    # backend ~/.keras/keras.json names, the child asks Keras on TensorFlow.
+    os.environ["KERAS_BACKEND"] = "tensorflow"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("GLOG_minloglevel", "3")

@@ -18,7 +18,7 @@ import numpy as np
 
 from kerasfix import safeio
 from kerasfix.model.build import _deserialize, modern_config
-from kerasfix.model.keras_child import require_keras
+from kerasfix.model.keras_child import raise_if_resource, require_keras
 from kerasfix.model.patch import architecture, read_saved_config, with_architecture_edit
 
 
@@ -52,6 +52,7 @@ def write_edited_model(
             # Keras's from_config pops what it reads: it gets a copy, the file gets the config.
             model = _deserialize(keras, copy.deepcopy(modern_config(config)), not trust_model)
         except Exception as exc:  # Keras says why in many types
+            raise_if_resource(exc)
             check["error"] = f"Keras cannot build the edited model: {_first_line(exc)}"
             return check
         check["builds"] = bool(getattr(model, "outputs", None))
@@ -67,9 +68,10 @@ def write_edited_model(
         x = batch_x if batch_x is not None else _probe_inputs(model)
         x = _fit_rank(model, x)
         try:
-            model.predict(x, verbose=0)
+            model.predict_on_batch(x)  # no tf.data thread pool (see model/trace.py)
             check["maps_data"] = batch_x is not None or None
         except Exception as exc:  # as Keras raises it
+            raise_if_resource(exc)
             check["maps_data"] = False
             check["error"] = f"the edited model cannot take the data: {_first_line(exc)}"
             return check
@@ -81,6 +83,7 @@ def write_edited_model(
             check["trains"] = True
             check["loss"] = float(np.asarray(loss).ravel()[0])
         except Exception as exc:  # as Keras raises it
+            raise_if_resource(exc)
             check["error"] = f"the edited model does not train one step: {_first_line(exc)}"
     return check
 

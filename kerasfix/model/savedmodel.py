@@ -1,7 +1,8 @@
 """SavedModel folders: the serving signature only, parsed from `saved_model.pb`.
 
-The one model reader that needs TensorFlow (for the protobuf classes), imported here, lazily.
-Nothing in the SavedModel is loaded or run: its graph is a program (TF SECURITY.md).
+The one model reader that needs TensorFlow (for the protobuf classes), imported here, lazily,
+in the run's Keras child process (model/load.py). Nothing in the SavedModel is loaded or run:
+its graph is a program (TF SECURITY.md).
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ def read_savedmodel(path: str) -> ModelContract:
         raise ModelReadError(path, f"saved_model.pb is {size} bytes, past the reading limit")
     quiet_environment()
     with native_stderr_silenced():
-        from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+        # TensorFlow first: where it is missing, that is what the reason names.
+        # isort: off
         from tensorflow.core.protobuf import saved_model_pb2
         from tensorflow.python.framework import dtypes
+        from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+
+        # isort: on
 
     proto = saved_model_pb2.SavedModel()
     try:

@@ -1,9 +1,13 @@
-"""Asking Keras whether a model patch is safe: the one model module that imports Keras.
+"""Asking Keras whether a model patch is safe, writing the patched model, and running the
+model's augmentation layers: runs in the Keras child process (model/keras_child.py), never in
+the run's own process; every function takes plain data (absolute paths: the child keeps the
+directory it started in) and returns what pickles.
 
 A candidate input shape passes only if Keras builds the whole model for it (from the saved
 config, safe mode) and every layer's weights keep the shapes they were saved with, so the
 saved weights still load. Nothing here runs a model that holds code: callers refuse KF003
-models unless the user passed --trust-model.
+models unless the user passed --trust-model. Keras below the security floor is never asked
+(`require_keras`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 
 from kerasfix.findings import Shape
 from kerasfix.model.contract import format_shape
+from kerasfix.model.keras_child import raise_if_resource
 from kerasfix.model.patch import (
     architecture,
     read_saved_config,
@@ -37,10 +42,11 @@ class Verdict:
 
 
 def keras_module() -> Any:
-    from kerasfix.model.quiet import import_keras
+    """Keras at or above the security floor (KerasTooOld below it), on the CPU."""
+    from kerasfix.model.keras_child import require_keras
 
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    return import_keras()
+    return require_keras()
 
 
 def _build(config: dict[str, Any]) -> Any:
@@ -121,8 +127,11 @@ def _runs_on(model: Any, input_name: str, data_shape: Shape) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
+            # predict_on_batch, not predict: no tf.data pipeline and its thread pool, which
+            # is what fails first under an address-space limit (ulimit -v).
+            model.predict_on_batch(inputs if len(inputs) > 1 else inputs[0])
     except Exception as exc:  # Keras raises many types; its message names the layer
+        raise_if_resource(exc)
         return _first_line(exc)
     return None
 
@@ -133,7 +142,8 @@ def _breaking_layer(model: dict[str, Any], input_name: str, shape: Shape) -> tup
 
     try:
         brk = build_architecture(with_input_shape(model, input_name, shape)).broken
-    except Exception:  # naming the layer is a courtesy; Keras's own message stands
+    except Exception as exc:  # naming the layer is a courtesy; Keras's own message stands
+        raise_if_resource(exc)
         return "", None
     if brk is None or brk.name is None:
         return "", None
@@ -153,6 +163,7 @@ def input_patch(model_path: str, input_name: str, candidates: tuple[Shape, ...])
             built = _build(with_input_shape(model, input_name, candidate))
             patched = _weights(built)
         except Exception as exc:  # Keras says why a shape cannot be built, in many types
+            raise_if_resource(exc)
             where, layer = _breaking_layer(model, input_name, candidate)
             verdict = Verdict(
                 False, candidate, f"Keras cannot build it: {where}{_first_line(exc)}", layer
@@ -234,8 +245,8 @@ def write_patched_model(
         reloaded = keras.saving.load_model(destination, compile=True)
     probe = [_probe(tuple(t.shape), str(t.dtype), seed=i) for i, t in enumerate(original.inputs)]
     feed = probe if len(probe) > 1 else probe[0]
-    before = keras.tree.flatten(original.predict(feed, verbose=0))
-    after = keras.tree.flatten(reloaded.predict(feed, verbose=0))
+    before = keras.tree.flatten(original.predict_on_batch(feed))
+    after = keras.tree.flatten(reloaded.predict_on_batch(feed))
     same = len(before) == len(after) and all(
         np.allclose(a, b, atol=1e-5) for a, b in zip(before, after, strict=True)
     )
@@ -339,10 +350,12 @@ def augmentation_modes(
                 outputs = run(probe, True)
                 per_draw.append([_shape(o) for o in keras.tree.flatten(outputs)])
             except Exception as exc:  # Keras raises many types; its message says why
+                raise_if_resource(exc)
                 per_draw.append([_first_line(exc)] * len(chosen))
         try:
             inference: list[Any] = [_shape(o) for o in keras.tree.flatten(run(probe, False))]
         except Exception as exc:  # as above
+            raise_if_resource(exc)
             inference = [_first_line(exc)] * len(chosen)
         for index, layer in enumerate(chosen):
             results.append(
@@ -360,6 +373,7 @@ def augmentation_modes(
             run(model, training)
             errors.append(None)
         except Exception as exc:  # as above
+            raise_if_resource(exc)
             errors.append(_first_line(exc))
     return ModelModes(tuple(results), errors[0], errors[1])
 
@@ -379,5 +393,6 @@ def model_run_error(model_path: str, batch: Any) -> str | None:
             warnings.simplefilter("ignore")
             model(batch, training=False)
     except Exception as exc:  # Keras raises many types; its message names the layer
+        raise_if_resource(exc)
         return _first_line(exc)
     return None

@@ -9,10 +9,12 @@ Every answer Keras cannot give becomes a note on the run, never a dead run.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from typing import Any
 
 from kerasfix.checks.kf6_architecture import data_break_finding, explain_break
-from kerasfix.findings import FileResult, Finding, Shape
+from kerasfix.findings import Applicability, FileResult, Finding, Shape
 from kerasfix.model.architecture import (
     BuildOutcome,
     ModelBuild,
@@ -20,7 +22,7 @@ from kerasfix.model.architecture import (
     size_sensitive_layers,
 )
 from kerasfix.model.config import ConfigError
-from kerasfix.model.contract import ModelContract
+from kerasfix.model.contract import InputSpec, ModelContract, format_shape
 from kerasfix.model.keras_child import KerasChild, KerasError, KerasUnavailable
 from kerasfix.options import DiagnoseOptions
 
@@ -214,3 +216,111 @@ class ArchitectureCheck:
             if outcome.built:
                 return tried
         return None
+
+
+# --- whether the model's input can take the data instead (KF105, KF106, KF402) ---------------
+
+PATCHABLE_INPUT_CODES = frozenset({"KF105", "KF106", "KF402"})
+
+
+def input_candidates(inp: InputSpec, finding: Finding) -> tuple[Shape, ...]:
+    """The batch_shapes to try: the mismatched axes left open (None), then set to the data's."""
+    if finding.code == "KF402":
+        axes, sizes = [1], [finding.received]
+    elif finding.code == "KF105":
+        axes, sizes = [int(finding.details["axis"])], [int(finding.details["length"])]
+    else:
+        axes = [int(a) for a in finding.details["axes"]]
+        sizes = [finding.received[a] for a in axes]
+    open_shape = list(inp.batch_shape)
+    data_shape = list(inp.batch_shape)
+    for axis, size in zip(axes, sizes, strict=True):
+        open_shape[axis] = None
+        data_shape[axis] = size
+    return (tuple(open_shape), tuple(data_shape))
+
+
+class InputPatchCheck:
+    """For a length or size mismatch, asks the run's Keras child whether the model's input can
+    take the data instead (no weight depends on that axis), and says which fix is which.
+    Asked in the run's own process for every file (folder workers and cluster workers never
+    import Keras), once per input and shape."""
+
+    def __init__(
+        self, contract: ModelContract, options: DiagnoseOptions, child: KerasChild
+    ) -> None:
+        self.contract = contract
+        self.options = options
+        self.child = child
+        self.notes: list[str] = []
+        self._verdicts: dict[tuple[str, tuple[Shape, ...]], Any] = {}
+
+    def applies(self) -> bool:
+        return (
+            self.options.trace_model
+            and self.contract.format != "savedmodel"
+            and not (self.contract.unsafe_layers and not self.options.trust_model)
+        )
+
+    def check_file(self, results: list[FileResult]) -> None:
+        """Every KF105/KF106/KF402 of an x array gains the model-patch answer (in place)."""
+        if not self.applies():
+            return
+        for result in results:
+            inp = self.contract.input_named(result.input or "")
+            if result.role != "x" or inp is None:
+                continue
+            result.findings = [
+                self._with_model_patch(inp, f) if f.code in PATCHABLE_INPUT_CODES else f
+                for f in result.findings
+            ]
+
+    def _verdict(self, inp: InputSpec, finding: Finding) -> Any:
+        from kerasfix.model import trace
+
+        candidates = input_candidates(inp, finding)
+        key = (inp.name, candidates)
+        if key not in self._verdicts:
+            try:
+                # The child keeps the directory it started in: the path goes absolute.
+                path = os.path.abspath(self.contract.path)
+                verdict = self.child.call(trace.input_patch, path, inp.name, candidates)
+            except KerasUnavailable as exc:
+                note = (
+                    "Keras could not confirm whether the model's input can be patched to take "
+                    f"the data instead (KF105/KF106/KF402 show the data fixes only): {exc.reason}"
+                )
+                if note not in self.notes:
+                    self.notes.append(note)
+                verdict = None
+            except KerasError as exc:  # Keras could not rebuild the model: data fixes only
+                verdict = trace.Verdict(False, inp.batch_shape, exc.message or exc.kind)
+            self._verdicts[key] = verdict
+        return self._verdicts[key]
+
+    def _with_model_patch(self, inp: InputSpec, finding: Finding) -> Finding:
+        verdict = self._verdict(inp, finding)
+        if verdict is None:
+            return finding
+        patch = {
+            "patchable": verdict.patchable,
+            "batch_shape": list(verdict.batch_shape),
+            "reason": verdict.reason,
+            "layer": verdict.layer,
+            "input": inp.name,
+        }
+        if verdict.patchable:
+            fix = (
+                f"{finding.fix}; or patch the model's input to batch_shape="
+                f"{format_shape(verdict.batch_shape)}: {verdict.reason} (kerasfix repair "
+                "--prefer model) [safe]"
+            )
+            applicability = Applicability.SAFE
+        else:
+            fix = f"{finding.fix}; the model's input cannot be patched: {verdict.reason}"
+            applicability = finding.applicability
+        details = {**finding.details, "model_patch": patch}
+        patched: Finding = dataclasses.replace(
+            finding, fix=fix, applicability=applicability, details=details
+        )
+        return patched

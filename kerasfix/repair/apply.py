@@ -41,6 +41,13 @@ class RepairOutcome:
     fit: dict[str, Any] | None = None
     # Errors the repaired outputs still show against the (patched) model.
     not_fitting: list[dict[str, Any]] = field(default_factory=list)
+    # What the repair could not do or confirm, and why (Keras unavailable or dead).
+    notes: list[str] = field(default_factory=list)
+
+
+class ModelNotWritten(Exception):
+    """Keras could not write the patched model (not installed, too old, its process died,
+    or it refused): the data repairs stand, the model's findings remain."""
 
 
 def _row_count(ref: ArrayRef) -> int:
@@ -232,9 +239,14 @@ def apply_plan(
                 file.kept = True
             entries.append(entry)
         carried = _carry(plan, _previous_carried(plan.out_dir))
-        model_entry = (
-            _write_model(plan, model_path, options, diagnosis) if plan.model_actions else None
-        )
+        model_entry = None
+        # What the diagnosis could not confirm (Keras unavailable, ...) stays said.
+        notes = list(diagnosis.report.notes)
+        if plan.model_actions:
+            try:
+                model_entry = _write_model(plan, model_path, options, diagnosis)
+            except ModelNotWritten as exc:
+                notes.append(f"{plan.model_output} was not written: {exc}")
     except OSError as exc:
         # Disk full, permissions, a read-only --out: the user's to fix; nothing half-written.
         raise WriteError(f"cannot write under {plan.out_dir}: {exc.strerror or exc}") from None
@@ -253,7 +265,9 @@ def apply_plan(
         # The unchanged DATA files put beside the repaired ones (repair/carry.py).
         "carried": carried,
     }
-    outcome = RepairOutcome(plan, manifest)
+    if notes:
+        manifest["notes"] = notes
+    outcome = RepairOutcome(plan, manifest, notes=notes)
     checked_model = os.path.join(plan.out_dir, plan.model_output) if model_entry else model_path
     outcome.verification, outcome.failed_claims = verify(plan, checked_model, options)
     if model_entry is not None and not model_entry["check"]["same_outputs"]:
@@ -402,6 +416,7 @@ def _write_model(
     """DIR/model.keras: the saved architecture with the patches and the original weights,
     checked by loading it fresh with Keras."""
     from kerasfix.model import trace
+    from kerasfix.model.keras_child import KerasError, KerasUnavailable, shared_child
 
     actions = [a for _, _, a in plan.model_actions]
     if any(a.action == "edit_architecture" for a in actions):
@@ -419,9 +434,21 @@ def _write_model(
             grown[layer] = max(grown.get(layer, 0), int(action.params["input_dim"]))
     final = os.path.join(plan.out_dir, plan.model_output)
     with atomic_path(final, suffix=".keras") as tmp:
-        check = trace.write_patched_model(
-            model_path, tmp, inputs, losses, options.trust_model, embeddings=grown
-        )
+        try:
+            # In the run's Keras child; it keeps the directory it started in: paths go absolute.
+            check = shared_child().call(
+                trace.write_patched_model,
+                os.path.abspath(model_path),
+                os.path.abspath(tmp),
+                inputs,
+                losses,
+                options.trust_model,
+                grown,
+            )
+        except KerasUnavailable as exc:
+            raise ModelNotWritten(f"Keras could not confirm the patch: {exc.reason}") from None
+        except KerasError as exc:
+            raise ModelNotWritten(f"Keras could not write the patched model ({exc})") from None
         sha_out = sha256_file(tmp)
     return _model_entry(plan, model_path, sha_out, actions, check)
 
@@ -455,8 +482,10 @@ def _write_edited(
                 batch_y,
                 options.trust_model,
             )
-        except (KerasUnavailable, KerasError) as exc:
-            raise WriteError(f"Keras could not write the edited model: {exc}") from None
+        except KerasUnavailable as exc:
+            raise ModelNotWritten(f"Keras could not confirm the edit: {exc.reason}") from None
+        except KerasError as exc:
+            raise ModelNotWritten(f"Keras could not write the edited model ({exc})") from None
         if not check.get("builds"):  # nothing worth keeping was written
             raise WriteError(f"the edited model does not build: {check.get('error')}")
         sha_out = sha256_file(tmp)

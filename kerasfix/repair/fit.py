@@ -1,7 +1,9 @@
 """`--verify-fit`: one real training step on the repaired data, on the CPU.
 
-The one place repair imports Keras (lazily). The model is loaded with Keras's safe mode; a
-model holding code (KF003) is refused unless --trust-model.
+The data is read here; the step runs in the run's Keras child process (`train_step`), so a
+TensorFlow that aborts, or a Keras missing or below the security floor, is a skipped check
+with its reason, never a dead repair. The model is loaded with Keras's safe mode; a model
+holding code (KF003) is refused unless --trust-model.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kerasfix.loaders.chunks import iter_chunks
 from kerasfix.loaders.images import COLOR_MODES, ImageSurvey
 from kerasfix.loaders.ragged import iter_sequences
 from kerasfix.model.architecture import keras_error_line
+from kerasfix.model.keras_child import raise_if_resource
 from kerasfix.records import as_parsed
 from kerasfix.repair.plan import RepairPlan
 
@@ -79,23 +82,23 @@ def _image_survey(diagnosis: Diagnosis, group: Any) -> ImageSurvey | None:
 
 
 def _image_batch(
-    keras: Any, folder: str, survey: ImageSurvey, group: Any, rows: int
+    keras: Any,
+    folder: str,
+    label_mode: str,
+    color_mode: str,
+    image_size: tuple[int, int],
+    data_format: str,
+    rows: int,
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """The first batch of an image-class folder, read by Keras as diagnose read it."""
-    x_ref = next(iter(group.x.values()))
-    first = survey.data_format == "channels_first"
-    channels = x_ref.shape[1] if first else x_ref.shape[-1]
-    modes = {count: mode for mode, count in COLOR_MODES.items()}
-    if channels not in modes:
-        raise ValueError(f"no color_mode decodes images to {channels} channels")
     dataset = keras.utils.image_dataset_from_directory(
         folder,
-        label_mode=survey.label_mode,
-        color_mode=modes[channels],
-        image_size=survey.image_size,
+        label_mode=label_mode,
+        color_mode=color_mode,
+        image_size=image_size,
         batch_size=rows,
         shuffle=False,
-        data_format=survey.data_format,
+        data_format=data_format,
         verbose=False,
     )
     pixels, labels = next(iter(dataset))
@@ -154,26 +157,85 @@ def verify_fit(
         x = {n: h for (side, n), h in heads.items() if side == "x" and h is not None}
         y = {n: h for (side, n), h in heads.items() if side == "y" and h is not None}
 
-    from kerasfix.model.quiet import import_keras
-
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the check runs on the CPU, as documented
-    keras = import_keras()
+    image: dict[str, Any] | None = None
     if survey is not None:
         # An image-class folder (the repaired one, where it was written): its first batch as
         # image_dataset_from_directory yields it, with the arguments diagnose read it with.
+        x_ref = next(iter(group.x.values()))
+        first = survey.data_format == "channels_first"
+        channels = x_ref.shape[1] if first else x_ref.shape[-1]
+        modes = {count: mode for mode, count in COLOR_MODES.items()}
         folder = written.get(survey.root, survey.root)
-        rows = contract.fixed_batch_size or MAX_ROWS
-        try:
-            pixels, labels = _image_batch(keras, folder, survey, group, rows)
-        except Exception as exc:  # Keras and TensorFlow raise many types for bad images
+        if channels not in modes:
             return {
                 "status": "fail",
                 "error": f"the image folder {folder} does not load as the model needs it: "
-                + _first_line(exc),
+                f"no color_mode decodes images to {channels} channels",
+            }
+        image = {
+            # The Keras child keeps the directory it started in: the path goes absolute.
+            "folder": os.path.abspath(folder),
+            "shown": folder,
+            "label_mode": survey.label_mode,
+            "color_mode": modes[channels],
+            "image_size": tuple(survey.image_size),
+            "data_format": survey.data_format,
+            "rows": contract.fixed_batch_size or MAX_ROWS,
+            "x": next(iter(group.x)),
+            "y": next(iter(group.y)),
+        }
+        rows = 0
+    from kerasfix.model.keras_child import KerasError, KerasUnavailable, shared_child
+
+    try:
+        result: dict[str, Any] = shared_child().call(
+            train_step, os.path.abspath(model_path), x, y, image, trust_model, rows
+        )
+    except KerasUnavailable as exc:
+        return {
+            "status": "skipped",
+            "reason": f"Keras could not confirm that the model trains on it: {exc.reason}",
+        }
+    except KerasError as exc:  # a kerasfix bug in the child: said, not a dead repair
+        return {"status": "fail", "error": f"the training step could not run ({exc})"}
+    return result
+
+
+def train_step(
+    model_path: str,
+    x: dict[str, np.ndarray[Any, Any]],
+    y: dict[str, np.ndarray[Any, Any]],
+    image: dict[str, Any] | None,
+    trust_model: bool,
+    rows: int,
+) -> dict[str, Any]:
+    """One training step of the saved model on x and y (or on an image folder's first
+    batch); runs in the Keras child process. Every Keras failure is an answer in words."""
+    from kerasfix.model.keras_child import require_keras
+
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the check runs on the CPU, as documented
+    keras = require_keras()
+    if image is not None:
+        try:
+            pixels, labels = _image_batch(
+                keras,
+                image["folder"],
+                image["label_mode"],
+                image["color_mode"],
+                image["image_size"],
+                image["data_format"],
+                image["rows"],
+            )
+        except Exception as exc:  # Keras and TensorFlow raise many types for bad images
+            raise_if_resource(exc)
+            return {
+                "status": "fail",
+                "error": f"the image folder {image['shown']} does not load as the model needs "
+                "it: " + _first_line(exc),
             }
         rows = len(pixels)
-        x = {next(iter(group.x)): pixels}
-        y = {next(iter(group.y)): labels}
+        x = {image["x"]: pixels}
+        y = {image["y"]: labels}
 
     keras.backend.clear_session()  # names of earlier models in this process must not clash
     try:
@@ -182,6 +244,7 @@ def verify_fit(
             warnings.simplefilter("ignore")
             model = keras.saving.load_model(model_path, compile=True, safe_mode=not trust_model)
     except Exception as exc:  # Keras raises many types while loading; report, do not crash
+        raise_if_resource(exc)
         return {"status": "fail", "error": f"Keras could not load the model: {_first_line(exc)}"}
     if getattr(model, "loss", None) is None:
         return {"status": "skipped", "reason": "the model was saved without a loss"}
@@ -194,6 +257,7 @@ def verify_fit(
         try:
             loss = model.train_on_batch(x_in, y_in)
         except Exception as exc:
+            raise_if_resource(exc)
             if "only supports NHWC" not in str(exc):
                 raise
             # channels_first convolutions: TensorFlow's own CPU kernels (oneDNN is off, to
@@ -202,6 +266,7 @@ def verify_fit(
             model.compile(optimizer=optimizer, loss=model.loss, jit_compile=True)
             loss = model.train_on_batch(x_in, y_in)
     except Exception as exc:  # Keras raises many types; the message is what the user needs
+        raise_if_resource(exc)
         return {"status": "fail", "rows": rows, "error": _first_line(exc)}
     value = float(np.asarray(loss).ravel()[0])
     return {"status": "pass", "rows": rows, "loss": value}

@@ -158,6 +158,7 @@ def render_outcome_text(outcome: RepairOutcome) -> str:
             lines.append(f"verify-fit failed: {fit['error']}")
         else:
             lines.append(f"verify-fit skipped: {fit['reason']}")
+    lines.extend(f"note: {note}" for note in outcome.notes)
     if outcome.plan.applied:
         lines.append(f"manifest: {os.path.join(outcome.plan.out_dir, MANIFEST)}")
     return "\n".join(lines) + "\n"

@@ -258,7 +258,8 @@ def build(root: Path) -> list[Case]:
         message: str,
         code: str | None = None,
     ) -> Path:
-        """A hostile MODEL diagnosed with good data: refused (exit 2) or reported (KF003)."""
+        """A hostile MODEL diagnosed with good data: refused (exit 2) or reported (KF003: an
+        error, exit 1, where loading would run code; a warning, exit 0, for a custom class)."""
         where = folder(name, with_model=False)
         (where / filename).write_bytes(content)
         args = ("diagnose", filename, "x.npy", "--format", "json")
@@ -690,7 +691,7 @@ def build(root: Path) -> list[Case]:
         "keras-lambda-bytecode",
         "model.keras",
         _keras_with(_with_layer(_lambda_layer(where / MARKER))),
-        0,
+        1,
         "Python code",
         "KF003",
     )
@@ -708,7 +709,7 @@ def build(root: Path) -> list[Case]:
         "keras-registered-os-system",
         "model.keras",
         _keras_with(_with_layer(_custom_layer("os", "system"))),
-        0,
+        1,
         "'os'",
         "KF003",
     )
@@ -724,7 +725,7 @@ def build(root: Path) -> list[Case]:
         "keras-builtins-eval-activation",
         "model.keras",
         _keras_with(config),
-        0,
+        1,
         "eval",
         "KF003",
     )
@@ -744,7 +745,7 @@ def build(root: Path) -> list[Case]:
         "keras-enable-unsafe-then-lambda",
         "model.keras",
         _keras_with(config),
-        0,
+        1,
         "enable_unsafe_deserialization",
         "KF003",
     )
@@ -762,7 +763,7 @@ def build(root: Path) -> list[Case]:
         "keras-tfsmlayer",
         "model.keras",
         _keras_with(_with_layer(_custom_layer("keras.layers", "TFSMLayer", filepath="/tmp/sm"))),
-        0,
+        1,
         "TFSMLayer",
         "KF003",
     )
@@ -773,7 +774,7 @@ def build(root: Path) -> list[Case]:
         _keras_with(
             _with_layer(_custom_layer("keras.layers", "StringLookup", vocabulary="/etc/passwd"))
         ),
-        0,
+        1,
         "names a file",
         "KF003",
     )
@@ -802,7 +803,7 @@ def build(root: Path) -> list[Case]:
         shutil.copy(H5_MODEL, where / "model.h5")
         with h5py.File(where / "model.h5", "r+") as f:
             edit(f, where)
-        findings = {"model.h5": "KF003"} if exit_code == 0 else {}
+        findings = {"model.h5": "KF003"} if exit_code != 2 else {}
         cases.append(
             Case(
                 name,
@@ -830,7 +831,7 @@ def build(root: Path) -> list[Case]:
 
         return edit
 
-    h5_model_case("h5model-lambda-bytecode", h5_lambda, 0, "Python code")
+    h5_model_case("h5model-lambda-bytecode", h5_lambda, 1, "Python code")
     h5_model_case("h5model-external-link-in-weights", h5_external, 2, "ExternalLink")
     h5_model_case("h5model-config-not-a-string", h5_attr(np.arange(5)), 2, "not a string")
     h5_model_case(
@@ -890,7 +891,7 @@ def build(root: Path) -> list[Case]:
         "jsonarch-lambda-bytecode",
         "arch.json",
         arch(_with_layer(_lambda_layer(where / MARKER))),
-        0,
+        1,
         "Python code",
         "KF003",
     )

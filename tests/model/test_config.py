@@ -162,40 +162,144 @@ def _with_layer(layer: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _function(name: str, module: str = "builtins") -> dict[str, Any]:
+    return {
+        "module": module,
+        "class_name": "function",
+        "config": name,
+        "registered_name": "function",
+    }
+
+
+def _lambda(function: Any) -> dict[str, Any]:
+    return {
+        "module": "keras.layers",
+        "class_name": "Lambda",
+        "config": {"name": "lam", "function": function},
+    }
+
+
+# (layer, words of the reason, runs code: KF003 error; else a custom object: KF003 warning)
+UNSAFE_CASES = {
+    "lambda-without-function": (
+        {"module": "keras.layers", "class_name": "Lambda", "config": {"name": "lam"}},
+        "code",
+        True,
+    ),
+    "bytecode": ({"class_name": "__lambda__", "config": {"code": "4wEAAA"}}, "bytecode", True),
+    "lambda-bytecode": (_lambda({"class_name": "__lambda__", "config": {}}), "bytecode", True),
+    "lambda-around-a-keras-builtin": (_lambda(_function("relu")), "Keras's 'relu'", False),
+    "lambda-around-get-file": (_lambda(_function("get_file")), "'get_file'", True),
+    "lambda-around-plot-model": (
+        _lambda(_function("plot_model", "keras.utils")),
+        "'plot_model'",
+        True,
+    ),
+    "lambda-around-eval": (_lambda(_function("eval")), "Python's built-in 'eval'", True),
+    "lambda-around-a-registered-function": (
+        _lambda(_function("MyPkg>shift")),
+        "'MyPkg>shift'",
+        False,
+    ),
+    "keras2-lambda-bytecode": (
+        {
+            "class_name": "Lambda",
+            "config": {
+                "name": "lam",
+                "function": ["4wEAAA", None, None],
+                "function_type": "lambda",
+            },
+        },
+        "bytecode",
+        True,
+    ),
+    "custom-class-of-a-user-module": (
+        {"module": "my_project.layers", "class_name": "Scale", "config": {"name": "scale"}},
+        "my_project.layers",
+        False,
+    ),
+    "registered-custom-class": (
+        {
+            "module": None,
+            "class_name": "Scale",
+            "registered_name": "Custom>Scale",
+            "config": {"name": "scale"},
+        },
+        "Custom>Scale",
+        False,
+    ),
+    "keras2-custom-layer": (
+        {"class_name": "ScaleLayer", "config": {"name": "scale"}},
+        "not a built-in",
+        False,
+    ),
+    "vocabulary-file": (
+        {
+            "module": "keras.layers",
+            "class_name": "StringLookup",
+            "config": {"name": "lookup", "vocabulary": "/etc/passwd"},
+        },
+        "names a file",
+        True,
+    ),
+    "os-system": ({"module": "os", "class_name": "system", "config": {"name": "x"}}, "'os'", True),
+    "stdlib-class": (
+        {"module": "subprocess", "class_name": "Popen", "config": {"name": "x"}},
+        "outside Keras",
+        True,
+    ),
+    "function-shaped-class-of-a-foreign-module": (
+        {"module": "evil_pkg", "class_name": "run", "config": {"name": "x"}},
+        "not a class",
+        True,
+    ),
+    "registered-under-a-stdlib-package": (
+        {"class_name": "X", "registered_name": "os>X", "config": {"name": "x"}},
+        "outside Keras",
+        True,
+    ),
+    "tfsmlayer": (
+        {"module": "keras.layers", "class_name": "TFSMLayer", "config": {"filepath": "/tmp/sm"}},
+        "SavedModel",
+        True,
+    ),
+    "torch-module": (
+        {"module": "keras.layers", "class_name": "TorchModuleWrapper", "config": {}},
+        "PyTorch",
+        True,
+    ),
+    "gadget-as-a-class": (
+        {"module": "keras.utils", "class_name": "get_file", "config": {"origin": "http://x"}},
+        "'get_file'",
+        True,
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("layer", "reason"),
-    [
-        ({"module": "keras.layers", "class_name": "Lambda", "config": {"name": "lam"}}, "code"),
-        ({"class_name": "__lambda__", "config": {"code": "4wEAAA"}}, "code"),
-        (
-            {"module": "my_project.layers", "class_name": "Scale", "config": {"name": "scale"}},
-            "my_project.layers",
-        ),
-        (
-            {
-                "module": None,
-                "class_name": "Scale",
-                "registered_name": "Custom>Scale",
-                "config": {"name": "scale"},
-            },
-            "Custom>Scale",
-        ),
-        ({"class_name": "ScaleLayer", "config": {"name": "scale"}}, "not a built-in"),
-        (
-            {
-                "module": "keras.layers",
-                "class_name": "StringLookup",
-                "config": {"name": "lookup", "vocabulary": "/etc/passwd"},
-            },
-            "names a file",
-        ),
-        ({"module": "os", "class_name": "system", "config": {"name": "x"}}, "'os'"),
-    ],
+    ("layer", "reason", "runs_code"), UNSAFE_CASES.values(), ids=UNSAFE_CASES.keys()
 )
-def test_code_in_a_config_is_reported_never_imported(layer: dict[str, Any], reason: str) -> None:
+def test_code_in_a_config_is_reported_never_imported(
+    layer: dict[str, Any], reason: str, runs_code: bool
+) -> None:
     contract = contract_from_config(_with_layer(layer), path="m", fmt="keras")
-    assert len(contract.unsafe_layers) == 1
+    assert len(contract.unsafe_layers) == 1, contract.unsafe_layers
     assert reason in contract.unsafe_layers[0].reason
+    assert contract.unsafe_layers[0].runs_code is runs_code
+
+
+def test_code_hidden_in_a_custom_class_config_is_found() -> None:
+    """A custom class is entered (its own warning), so bytecode inside it is an error too."""
+    layer = {
+        "class_name": "Scale",
+        "registered_name": "Custom>Scale",
+        "config": {"name": "scale", "fn": {"class_name": "__lambda__", "config": {}}},
+    }
+    contract = contract_from_config(_with_layer(layer), path="m", fmt="keras")
+    assert sorted((u.class_name, u.runs_code) for u in contract.unsafe_layers) == [
+        ("Scale", False),
+        ("__lambda__", True),
+    ]
 
 
 def test_builtin_layers_are_safe() -> None:

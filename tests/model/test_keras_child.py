@@ -27,6 +27,23 @@ def _raise() -> None:
     raise ValueError("Keras said no")
 
 
+def _abort_like_tensorflow() -> None:
+    """What TensorFlow does when it cannot start a thread: an absl fatal line, a stack dump,
+    then abort()."""
+    os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called\n")
+    os.write(
+        2,
+        b"F0000 00:00:1796289027.884918   14374 env.cc:84] Check failed: ret == 0 (11 vs. 0) "
+        b"Thread tf_data_private_threadpool creation via pthread_create() failed.\n"
+        b"*** Check failure stack trace: ***\n    @     0x7f6c4c91d314  absl::SendToLog()\n",
+    )
+    os.abort()
+
+
+def _resource() -> None:
+    raise RuntimeError("can't start new thread")
+
+
 def _missing() -> None:
     import keras_that_is_not_installed  # type: ignore[import-not-found]  # noqa: F401
 
@@ -39,6 +56,47 @@ def test_an_abort_in_the_child_is_a_reason_in_words_and_later_questions_get_it_a
         with pytest.raises(KerasUnavailable, match="SIGABRT"):
             child.call(_sleep, 0)
         assert time.monotonic() - started < 1
+
+
+def test_an_abort_names_tensorflows_last_words_and_keeps_them_off_stderr(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with KerasChild() as child, pytest.raises(KerasUnavailable) as raised:
+        child.call(_abort_like_tensorflow)
+    assert raised.value.reason == (
+        "TensorFlow aborted (SIGABRT): Check failed: ret == 0 (11 vs. 0) Thread "
+        "tf_data_private_threadpool creation via pthread_create() failed"
+    )
+    assert "Check failed" not in capfd.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is a Linux limit here")
+def test_an_abort_under_an_address_space_limit_says_out_of_address_space() -> None:
+    script = (
+        "from kerasfix.model.keras_child import KerasChild, KerasUnavailable\n"
+        "from tests.model.test_keras_child import _abort_like_tensorflow\n"
+        "try:\n"
+        "    KerasChild().call(_abort_like_tensorflow)\n"
+        "except KerasUnavailable as exc:\n"
+        "    print(exc.reason)\n"
+    )
+    done = subprocess.run(
+        ["bash", "-c", f'ulimit -v 2097152 && exec {sys.executable} -c "$0"', script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.stdout.startswith("TensorFlow aborted (out of address space): Check failed"), done
+    assert "the address space is limited to 2097152 KiB (ulimit -v)" in done.stdout
+    assert done.stderr == ""
+
+
+def test_a_process_out_of_threads_or_memory_is_unavailable_not_a_verdict() -> None:
+    with KerasChild() as child:
+        with pytest.raises(KerasUnavailable, match=r"ran out of resources \(can't start new"):
+            child.call(_resource)
+        assert child.dead is not None
 
 
 def test_a_question_past_its_time_is_abandoned_and_the_child_killed() -> None:
