@@ -324,7 +324,7 @@ def _as_given(outcome: FileOutcome, given: dict[str, str]) -> FileOutcome:
         group.y = {name: ref(a) for name, a in group.y.items()}
         if group.sample_weight is not None:
             group.sample_weight = ref(group.sample_weight)
-    return FileOutcome(job, outcome.results, files, outcome.groups)
+    return FileOutcome(job, outcome.results, files, outcome.groups, features=outcome.features)
 
 
 def _some(items: list[str], shown: int = 3) -> str:
@@ -652,6 +652,9 @@ def _check_values(
             reason = f"reading the values failed: {text[0] if text else type(exc).__name__}"
             result.findings.append(UnreadableData.for_reason(reason))
             return
+    if ref.ragged and stats is not None and stats.min_length is not None:
+        assert stats.max_length is not None
+        result.steps = (stats.min_length, stats.max_length, ref.step_shape)
     ctx = kf2_values.ValueContext(contract, options, ref, stats, input, output)
     for check in CHECKS:
         if check.scope == scope:

@@ -63,6 +63,9 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     # What the check assumed where the user did not say (how an image folder was read).
     notes: list[str] = field(default_factory=list)
+    # Variable-length sequences: the shortest and longest, and one step's shape, where read
+    # (the model may take some lengths and not others: KF601 for the data's shapes).
+    steps: tuple[int, int, tuple[int, ...]] | None = None
 
     def sort_key(self) -> tuple[int, str, str]:
         return (0 if self.role == "model" else 1, self.path, self.key or "")

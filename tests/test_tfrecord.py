@@ -528,7 +528,8 @@ def test_nonfinite_records_are_reported_and_dropped_only_with_unsafe_fixes(tmp_p
     nonfinite = findings(diagnose_json(model, str(shard)), "KF221")
     assert "in 1 of 5 samples; the first is row 2" in nonfinite[0]["what"]
     run_cli(["repair", model, str(shard), "--out", str(tmp_path / "kept")], expected_code=1)
-    assert not (tmp_path / "kept" / "train.tfrecord").exists()
+    # Without --unsafe-fixes the shard is carried as it is (a ready-to-train --out), not fixed.
+    assert (tmp_path / "kept" / "train.tfrecord").read_bytes() == shard.read_bytes()
     run_cli(
         ["repair", model, str(shard), "--out", str(tmp_path / "fixed"), "--unsafe-fixes"],
         expected_code=0,

@@ -739,14 +739,28 @@ def _shape_mismatch(
                 **base,
             )
         else:
+            # One clear model edit (issue 13): a Flatten before the Dense head reading the map.
+            edit: dict[str, Any] | None = (
+                {
+                    "kind": "flatten_before",
+                    "layer": out.name,
+                    "params": {},
+                    "description": f"a Flatten before '{out.name}'",
+                }
+                if out.layer_class == "Dense"
+                else None
+            )
+            extra: dict[str, Any] = {"per_step": True, **base}
+            if edit is not None:
+                extra["edit"] = edit
             yield LabelShapeMismatch.finding(
                 what=f"{role} have shape {format_shape(ref.shape)}, one per sample; {gives}, "
                 f"one prediction per {per}",
                 why=why,
-                fix=f"{fix}, so the head gives one prediction per sample [no automatic fix]",
-                applicability=Applicability.NONE,
-                per_step=True,
-                **base,
+                fix=f"{fix}, so the head gives one prediction per sample "
+                + ("[unsafe: kerasfix repair --unsafe-fixes]" if edit else "[no automatic fix]"),
+                applicability=Applicability.UNSAFE if edit else Applicability.NONE,
+                **extra,
             )
         return
     if (

@@ -263,6 +263,9 @@ PASSTHROUGH = frozenset(
         "Softmax",
         "Masking",
         "ActivityRegularization",
+        "Rescaling",
+        "Normalization",
+        "Identity",
     }
 )
 FLATTENING = frozenset(
@@ -318,7 +321,12 @@ def _upstream(graph: dict[str, LayerNode], name: str | None) -> LayerNode | None
     while node is not None and node.parents and node.name not in seen:
         seen.add(node.name)
         parent = graph.get(node.parents[0])
-        if parent is None or parent.class_name not in PASSTHROUGH:
+        # Random augmentations keep the shape too (RandomCrop aside, which changes sizes only).
+        keeps = parent is not None and (
+            parent.class_name in PASSTHROUGH
+            or (parent.class_name.startswith("Random") and parent.class_name != "RandomCrop")
+        )
+        if parent is None or not keeps:
             return parent
         node = parent
     return None
@@ -606,7 +614,7 @@ def _merge_cause(brk: LayerBreak, graph: dict[str, LayerNode]) -> Cause:
     ) or ", ".join(map(format_shape, brk.received))
     spatial_differs = len({s[1:-1] for s in brk.received}) > 1 if brk.received else False
     pooled = any(
-        n.class_name.startswith(("MaxPooling", "AveragePooling", "UpSampling", "Conv"))
+        n.class_name.startswith(("MaxPooling", "AveragePooling", "UpSampling"))
         for n in graph.values()
     )
     if spatial_differs and pooled:
@@ -640,18 +648,37 @@ def _what(brk: LayerBreak) -> str:
     received = ", ".join(map(format_shape, brk.received)) or "its inputs"
     needs = ""
     spec = brk.input_spec
-    if "ndim" in spec:
+    rank = len(brk.received[0]) if brk.received else None
+    # The rank it needs, where the rank is what is wrong (not a size below a window).
+    if "ndim" in spec and rank != spec["ndim"]:
         needs = f"; it needs ndim={spec['ndim']}"
-    elif "min_ndim" in spec:
+    elif "min_ndim" in spec and (rank is None or rank < spec["min_ndim"]):
         needs = f"; it needs ndim>={spec['min_ndim']}"
     return f"{brk.where} cannot take {received}{needs}"
 
 
-def model_break_finding(outcome: BuildOutcome, graph: dict[str, LayerNode]) -> Finding:
-    """KF601 on the model: its architecture does not build for its declared inputs."""
+def confirmed(cause: Cause, edit_builds: bool | None) -> Cause:
+    """The cause as offered: an edit Keras built and found breaking a later layer is listed as
+    a candidate, never applied."""
+    if cause.edit is None or edit_builds is not False:
+        return cause
+    return Cause(
+        cause.id,
+        cause.why,
+        cause.fix + f" (Keras finds {cause.edit.description} alone breaks a later layer)",
+        None,
+        (*cause.candidates, cause.edit.description),
+    )
+
+
+def model_break_finding(
+    outcome: BuildOutcome, graph: dict[str, LayerNode], edit_builds: bool | None = None
+) -> Finding:
+    """KF601 on the model: its architecture does not build for its declared inputs.
+    `edit_builds`: whether Keras built the model with the cause's edit (None: not asked)."""
     assert outcome.broken is not None
     brk = outcome.broken
-    cause = explain_break(brk, graph, outcome.input_shapes)
+    cause = confirmed(explain_break(brk, graph, outcome.input_shapes), edit_builds)
     return _finding(brk, cause, f"Keras cannot build the model: {_what(brk)}", cause.fix, None)
 
 
@@ -661,12 +688,13 @@ def data_break_finding(
     data_shapes: dict[str, Shape],
     declared: dict[str, Shape],
     fits: dict[str, Shape] | None,
+    edit_builds: bool | None = None,
 ) -> Finding:
     """KF601 on a data file: the model builds for its declared inputs, but not for the shape
     the data has. `fits`: the nearest larger data shapes Keras does build for, if found."""
     assert outcome.broken is not None
     brk = outcome.broken
-    cause = explain_break(brk, graph, outcome.input_shapes)
+    cause = confirmed(explain_break(brk, graph, outcome.input_shapes), edit_builds)
     shapes = ", ".join(
         f"{format_shape(s)} for input '{n}' (declared {format_shape(declared.get(n))})"
         for n, s in data_shapes.items()
@@ -712,7 +740,7 @@ def check_architecture_builds(ctx: ModelContext) -> Iterator[Finding]:
     build = ctx.build
     if build is None or build.outcome is None or build.outcome.broken is None:
         return
-    yield model_break_finding(build.outcome, build.graph)
+    yield model_break_finding(build.outcome, build.graph, build.edit_builds)
 
 
 CHECKS = (Check(rules=(LayerChainBreak,), scope="model", run=check_architecture_builds),)

@@ -7,10 +7,7 @@ from collections.abc import Iterator
 
 from kerasfix.checks.base import Check, ModelContext, Rule
 from kerasfix.checks.kf2_values import BINARY_LOSSES, CATEGORICAL_LOSSES, SPARSE_LOSSES
-from kerasfix.checks.kf6_architecture import ArchitectureEdit
 from kerasfix.findings import Applicability, Finding, Severity
-from kerasfix.model.architecture import LayerNode
-from kerasfix.model.contract import OutputSpec, format_shape
 
 PROBABILITY_ACTIVATIONS = frozenset({"softmax", "sigmoid"})
 CROSSENTROPY = SPARSE_LOSSES | CATEGORICAL_LOSSES | BINARY_LOSSES
@@ -68,12 +65,6 @@ class LossOutputMismatch(Rule):
             "a linear output with a cross-entropy that expects probabilities",
             "`from_logits=True`, or a softmax/sigmoid",
         ),
-        (
-            "per-position-head",
-            "a Dense classification head straight on a 2-D feature map: one prediction per "
-            "position",
-            "a Flatten (or GlobalAveragePooling2D) before the head* (one label per image)",
-        ),
     )
     code = "KF602"
     name = "loss-output-mismatch"
@@ -91,7 +82,6 @@ FEATURE_MAP_LAYERS = re.compile(
 
 
 def check_loss_fits_output(ctx: ModelContext) -> Iterator[Finding]:
-    graph = ctx.build.graph if ctx.build is not None else {}
     for out in ctx.contract.outputs:
         where = f"output '{out.name}' ({out.units} unit{'s' if out.units != 1 else ''}, " + (
             f"{out.activation})"
@@ -109,9 +99,6 @@ def check_loss_fits_output(ctx: ModelContext) -> Iterator[Finding]:
                 received="softmax over 1 unit",
             )
             continue
-        head = _per_position_head(out, graph)
-        if head is not None and out.loss is not None and out.loss.name in CROSSENTROPY:
-            yield head
         if out.loss is None or out.units is None:
             continue
         loss, units, activation = out.loss.name, out.units, out.activation
@@ -183,32 +170,6 @@ def check_loss_fits_output(ctx: ModelContext) -> Iterator[Finding]:
                 cause="logits-as-probabilities",
                 received="from_logits=False",
             )
-
-
-def _per_position_head(out: OutputSpec, graph: dict[str, LayerNode]) -> Finding | None:
-    """A Dense classification head on a feature map: one prediction per position."""
-    node = graph.get(out.name)
-    if out.layer_class != "Dense" or out.shape is None or len(out.shape) != 4 or node is None:
-        return None
-    parent = graph.get(node.parents[0]) if node.parents else None
-    if parent is None or not FEATURE_MAP_LAYERS.match(parent.class_name):
-        return None
-    edit = ArchitectureEdit("flatten_before", node.name, {}, f"a Flatten before '{node.name}'")
-    return LossOutputMismatch.finding(
-        what=f"output '{out.name}' gives {format_shape(out.shape)}: the Dense head reads the "
-        f"feature map of '{parent.name}' ({parent.class_name}) position by position",
-        why="a Dense layer acts on the last axis only: on (height, width, channels) it makes "
-        "one prediction per position, which fits per-pixel labels, not one label per image",
-        fix=f"one label per image: a Flatten (or GlobalAveragePooling2D) before '{node.name}' "
-        "[unsafe: kerasfix repair --unsafe-fixes]",
-        severity=Severity.WARNING,
-        applicability=Applicability.UNSAFE,
-        expected="(None, units)",
-        cause="per-position-head",
-        received=list(out.shape),
-        edit=edit.to_dict(),
-        layer=node.name,
-    )
 
 
 CHECKS = (Check(rules=(LossOutputMismatch,), scope="model", run=check_loss_fits_output),)

@@ -208,6 +208,17 @@ def _classify(pattern: Pattern, values: dict[str, Any]) -> list[tuple[str, str, 
         if not logits or not labels:
             return []
         per_logit, per_label = logits[0], labels[0]
+        if len(logits) == 2 and len(labels) == 1 and per_label == per_logit * logits[1] > 0:
+            # Labels of rows x classes values: one-hot rows flattened by a sparse loss.
+            return [
+                (
+                    "KF213",
+                    f"{per_label} labels for {per_logit} predictions of {logits[1]} classes: "
+                    "one-hot labels given to a sparse categorical loss",
+                    c,
+                ),
+                ("KF215", "or labels that hold one value per step", c * 0.7),
+            ]
         if per_logit > per_label and per_logit % per_label == 0:
             steps = per_logit // per_label
             return [
@@ -303,6 +314,10 @@ def _classify(pattern: Pattern, values: dict[str, Any]) -> list[tuple[str, str, 
         found.append(("KF108", "one side holds a single sample: a missing batch axis?", 0.5))
     return found
 
+
+# ANSI escapes as pastes leave them: written out (a repr, a notebook's JSON) or with the escape
+# character lost ("[1m").
+PASTED_ANSI = re.compile(r"(?:\\x1b|\\u001b|\\033|\^\[)?\[[0-9;]{1,8}m")
 
 # Layer names of a model as a whole: the text is about the model's inputs.
 MODEL_NAMES = re.compile(r"(sequential|functional|model)(_\d+)?")
@@ -411,7 +426,8 @@ def _fix(code: str) -> str:
 
 def explain_text(text: str) -> list[Match]:
     """Every rule the text points to, most confident first (ties: earliest in the text)."""
-    text = ANSI.sub("", text)  # Keras 3 prints its messages in bold
+    # Keras 3 prints its messages in bold; pasted, the escape is often lost or written out.
+    text = PASTED_ANSI.sub("", ANSI.sub("", text))
     found: dict[str, Match] = {}
     for pattern in CATALOGUE:
         if pattern.context is not None and not re.search(pattern.context, text):

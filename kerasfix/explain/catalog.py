@@ -45,7 +45,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "input-spec-ndim",
         r"Input \d+ (?P<named>with name '[^']*' )?of layer [\"']?(?P<layer>[\w/.-]+)[\"']? is "
         r"incompatible with the layer:(?: :)? expected (?:min_|max_)?ndim=(?P<expected_ndim>\d+), "
-        rf"found ndim=(?P<found_ndim>\d+)\. Full shape received: (?P<found>{SHAPE})",
+        rf"found ndim=(?P<found_ndim>\d+)(?:\. Full shape received: (?P<found>{SHAPE}))?",
         "Keras 3, tf.keras 2.x",
         'ValueError: Input 0 of layer "lstm" is incompatible with the layer: expected '
         "ndim=3, found ndim=2. Full shape received: (None, 10)",

@@ -86,6 +86,8 @@ class ModelBuild:
     outcome: BuildOutcome | None
     graph: dict[str, LayerNode]
     note: str | None = None
+    # Whether Keras built the architecture with the break's one clear edit (None: not asked).
+    edit_builds: bool | None = None
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -188,8 +190,103 @@ def _records_declared_inputs(model: dict[str, Any]) -> bool:
                 return False
         if not isinstance(config, dict):
             return False
+    if _records_contradict_configs(model, layers):
+        return False  # a layer's arguments no longer give what its consumer was built on
     nested = [raw for raw in layers if raw.get("class_name") in MODEL_CLASSES]
     return all(_records_declared_inputs(raw) for raw in nested)
+
+
+# Layers that hand on the shape they get: a consumer's record describes the layer before them.
+_KEEPS_SHAPE = re.compile(
+    r"^(Dropout|SpatialDropout\dD|GaussianNoise|GaussianDropout|AlphaDropout|Activation|ReLU|"
+    r"LeakyReLU|PReLU|ELU|Softmax|Masking|ActivityRegularization|BatchNormalization|"
+    r"LayerNormalization|GroupNormalization|UnitNormalization|Rescaling|Identity)$"
+)
+
+
+def _records_contradict_configs(model: dict[str, Any], layers: list[dict[str, Any]]) -> bool:
+    """Whether a layer's own arguments contradict the shape its consumer recorded for it: an
+    LSTM whose `return_sequences` was flipped, a Dense whose `units`, a Reshape whose
+    `target_shape` was edited after Keras built and saved the model. Only what the config
+    states is compared with what Keras recorded; no shape is computed."""
+    by_name = {layer_name(raw): raw for raw in layers}
+    if model.get("class_name") == "Sequential":
+        body = [raw for raw in layers if raw.get("class_name") != "InputLayer"]
+        pairs = []
+        for index, raw in enumerate(body[1:], start=1):
+            record = (raw.get("build_config") or {}).get("input_shape")
+            producer = index - 1
+            while producer > 0 and _KEEPS_SHAPE.match(str(body[producer].get("class_name"))):
+                producer -= 1
+            if isinstance(record, list) and record and not isinstance(record[0], list):
+                pairs.append((body[producer], tuple(record)))
+        return any(_contradicts(raw, shape) for raw, shape in pairs)
+    stack: list[Any] = [raw.get("inbound_nodes") for raw in layers]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("class_name") == "__keras_tensor__":
+                tensor = item.get("config") or {}
+                history = tensor.get("keras_history") or []
+                source = by_name.get(history[0]) if history else None
+                shape = tensor.get("shape")
+                if (
+                    source is not None
+                    and isinstance(shape, list)
+                    and _contradicts(source, tuple(shape))
+                ):
+                    return True
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _agrees(dim: Any, value: Any) -> bool:
+    return dim is None or value is None or dim == value
+
+
+def _contradicts(raw: dict[str, Any], shape: Shape) -> bool:
+    """Whether `shape` (recorded for this layer's output) contradicts its config."""
+    cls = str(raw.get("class_name"))
+    config = raw.get("config") if isinstance(raw.get("config"), dict) else {}
+    assert isinstance(config, dict)
+    if not shape:
+        return False
+    if cls == "Bidirectional":
+        inner = config.get("layer")
+        config = inner.get("config", {}) if isinstance(inner, dict) else {}
+        if config.get("return_state"):
+            return False
+        rank = 3 if config.get("return_sequences") else 2
+        return len(shape) != rank
+    if cls in ("LSTM", "GRU", "SimpleRNN"):
+        if config.get("return_state"):
+            return False
+        rank = 3 if config.get("return_sequences") else 2
+        return len(shape) != rank or not _agrees(shape[-1], config.get("units"))
+    if cls == "Dense":
+        return not _agrees(shape[-1], config.get("units"))
+    if re.fullmatch(r"Conv\dD(Transpose)?|SeparableConv\dD", cls):
+        axis = 1 if config.get("data_format") == "channels_first" else -1
+        return not _agrees(shape[axis], config.get("filters"))
+    if cls == "Embedding":
+        return not _agrees(shape[-1], config.get("output_dim"))
+    if cls == "Reshape":
+        target = config.get("target_shape")
+        if not isinstance(target, list | tuple) or len(target) != len(shape) - 1:
+            return isinstance(target, list | tuple)
+        return any(t != -1 and not _agrees(d, t) for d, t in zip(shape[1:], target, strict=True))
+    if cls == "Flatten" or (cls.startswith("Global") and not config.get("keepdims")):
+        return len(shape) != 2
+    if cls == "InputLayer":
+        declared = declared_batch_shape(raw)
+        return declared is not None and (
+            len(declared) != len(shape)
+            or not all(_agrees(a, b) for a, b in zip(declared, shape, strict=True))
+        )
+    return False
 
 
 def _recorded_input_shapes(layers: list[dict[str, Any]]) -> dict[str, list[Shape]]:
@@ -247,10 +344,12 @@ def layer_graph(model_config: dict[str, Any], path: tuple[str, ...] = ()) -> dic
         nodes[name] = LayerNode(
             name, class_name, config, parents, path, str(inner_class) if inner_class else None
         )
-        if class_name in MODEL_CLASSES:
-            for inner_name, node in layer_graph(raw, (*path, name)).items():
-                nodes.setdefault(inner_name, node)
         previous = name
+    # Nested models' layers after the model's own: a same name means the outer layer.
+    for raw in layer_list(model_config):
+        if str(raw.get("class_name")) in MODEL_CLASSES:
+            for inner_name, node in layer_graph(raw, (*path, layer_name(raw))).items():
+                nodes.setdefault(inner_name, node)
     return nodes
 
 

@@ -163,10 +163,12 @@ def dumps(model: dict[str, Any]) -> str:
 
 
 def _layer_entry(model: dict[str, Any], name: str) -> dict[str, Any]:
-    """The `{"class_name", "config", ...}` entry of layer `name`, nested models included."""
+    """The `{"class_name", "config", ...}` entry of layer `name`, nested models included:
+    breadth first, so that a layer of the model itself wins over a same-named one inside a
+    nested model."""
     stack: list[Any] = [model]
     while stack:
-        node = stack.pop()
+        node = stack.pop(0)
         if isinstance(node, dict):
             config = node.get("config")
             if (

@@ -76,7 +76,8 @@ def write_edited_model(
             check["error"] = f"the edited model cannot take the data: {_first_line(exc)}"
             return check
         if getattr(model, "loss", None) is None:
-            model.compile(optimizer="adam", loss="mse")
+            # An architecture has no loss: the one its labels and head imply.
+            model.compile(optimizer="adam", loss=_loss_for(model, batch_y))
         y = batch_y if batch_y is not None else _zeros_like_outputs(model, x)
         try:
             loss = model.train_on_batch(x, y)
@@ -178,3 +179,24 @@ def _zeros_like_outputs(model: Any, x: Any) -> Any:
         else:
             outs.append(np.zeros((rows, *dims), "float32"))
     return outs if len(outs) > 1 else outs[0]
+
+
+def _loss_for(model: Any, y: Any) -> str:
+    """The loss a model saved without one trains with on labels `y`: class ids for a
+    multi-unit head are sparse categorical, one-hot rows categorical, 0/1 for one unit binary;
+    anything else (or no labels) mean squared error."""
+    if not isinstance(y, np.ndarray) or len(model.outputs) != 1:
+        return "mse"
+    out = tuple(model.outputs[0].shape)
+    units = out[-1]
+    if np.issubdtype(y.dtype, np.integer) and y.ndim == len(out) - 1 and (units or 0) > 1:
+        return "sparse_categorical_crossentropy"
+    if y.ndim == len(out) and y.shape[-1] == units:
+        binary = bool(np.isin(y, (0, 1)).all())
+        if units == 1 and binary:
+            return "binary_crossentropy"
+        if (units or 0) > 1 and binary and bool((y.sum(axis=-1) == 1).all()):
+            return "categorical_crossentropy"
+    if np.issubdtype(y.dtype, np.integer) and y.ndim == len(out) and y.shape[-1] == 1:
+        return "sparse_categorical_crossentropy" if (units or 0) > 1 else "binary_crossentropy"
+    return "mse"

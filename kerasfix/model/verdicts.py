@@ -13,10 +13,12 @@ import dataclasses
 import os
 from typing import Any
 
+from kerasfix.checks.catalog import token_matches
 from kerasfix.checks.kf6_architecture import data_break_finding, explain_break
 from kerasfix.findings import Applicability, FileResult, Finding, Shape
 from kerasfix.model.architecture import (
     BuildOutcome,
+    LayerNode,
     ModelBuild,
     layer_graph,
     size_sensitive_layers,
@@ -29,6 +31,9 @@ from kerasfix.options import DiagnoseOptions
 # Larger sizes tried when the data breaks a model that builds for its declared input: a few
 # symbolic builds (a fraction of a second each) to say what size would do.
 SIZE_TRIES = 6
+# Distinct data shapes built per run (each a symbolic build, ~0.1-0.5 s): a folder of
+# arrays of every size gets a note past this, not an hour of builds.
+MAX_SHAPES = 64
 
 
 class ArchitectureCheck:
@@ -63,13 +68,16 @@ class ArchitectureCheck:
             self.notes.append(str(self._build.note))
             return self._build
         note = self._why_not_asked()
-        if self.contract.proven_buildable or note is not None:
+        if self.contract.proven_buildable or note is not None or not self._kf601_selected():
             self._build = ModelBuild(None, graph, note)
             if note is not None:
                 self.notes.append(note)
             return self._build
         outcome, note = self._ask(self._architecture)
-        self._build = ModelBuild(outcome, graph, note)
+        edit_builds = None
+        if outcome is not None and outcome.broken is not None:
+            edit_builds = self._edit_builds(self._architecture, outcome, graph)
+        self._build = ModelBuild(outcome, graph, note, edit_builds)
         if note is not None:
             self.notes.append(note)
         elif outcome is not None and outcome.unsupported:
@@ -91,6 +99,23 @@ class ArchitectureCheck:
         if not self.options.trace_model:
             return None, "layer shapes not shown (--no-trace): only Keras can say them"
         return self._ask(self._architecture)
+
+    def _edit_builds(
+        self, config: dict[str, Any], outcome: BuildOutcome, graph: dict[str, LayerNode]
+    ) -> bool | None:
+        """Keras builds the config with the cause's one edit: offered only if it does."""
+        from kerasfix.model.patch import with_architecture_edit
+
+        assert outcome.broken is not None
+        cause = explain_break(outcome.broken, graph, outcome.input_shapes)
+        if cause.edit is None:
+            return None
+        try:
+            edited = with_architecture_edit(config, cause.edit.to_dict())
+        except ConfigError:
+            return False
+        checked, _ = self._ask(edited)
+        return None if checked is None else checked.built
 
     def _why_not_asked(self) -> str | None:
         """Why the architecture cannot be given to Keras in this run, if it cannot."""
@@ -128,9 +153,8 @@ class ArchitectureCheck:
             build is None
             or self._architecture is None
             or not (self.contract.proven_buildable or (build.outcome and build.outcome.built))
-            or not self.options.trace_model
-            or (self.contract.unsafe_layers and not self.options.trust_model)
             or not size_sensitive_layers(build.graph)
+            or not self._kf601_selected()
         ):
             return
         by_input: dict[str, Shape] = {}
@@ -141,7 +165,15 @@ class ArchitectureCheck:
                 continue
             if any(f.code.startswith(("KF1", "KF0")) for f in result.findings):
                 return  # the boundary findings come first: the data does not fit as it is
-            data = (inp.batch_shape[0], *result.shape[1:])
+            data: Shape
+            if result.steps is not None and len(inp.batch_shape) == 2 + len(result.steps[2]):
+                # Sequences of several lengths train padded to the longest (KF401's repair):
+                # that is the length the model must take. A fixed length is KF105/KF402's.
+                if inp.batch_shape[1] is not None:
+                    continue
+                data = (inp.batch_shape[0], result.steps[1], *result.steps[2])
+            else:
+                data = (inp.batch_shape[0], *result.shape[1:])
             if len(data) != len(inp.batch_shape):
                 return
             if data != inp.batch_shape:
@@ -149,12 +181,47 @@ class ArchitectureCheck:
                 anchor = anchor or result
         if anchor is None:
             return
+        if not self.options.trace_model or (
+            self.contract.unsafe_layers and not self.options.trust_model
+        ):
+            # Keras alone can say whether these shapes build: never a silent pass.
+            if "data" not in self._data_notes:
+                self._data_notes.add("data")
+                classes = sorted(
+                    {build.graph[n].class_name for n in size_sensitive_layers(build.graph)}
+                )
+                why = (
+                    "--no-trace" if not self.options.trace_model else "the model holds code (KF003)"
+                )
+                self.notes.append(
+                    "KF601 not checked for the data's shapes, which fill None axes that "
+                    f"{', '.join(classes)} read ({why})"
+                )
+            return
         finding = self._data_finding(by_input)
         if finding is not None:
             anchor.findings.append(finding)
 
+    def _kf601_selected(self) -> bool:
+        """--select/--ignore: a build nobody asked for is not paid for."""
+
+        def named(tokens: tuple[str, ...]) -> bool:
+            return any(token_matches(t, "KF601", "layer-chain-break") for t in tokens)
+
+        return (not self.options.select or named(self.options.select)) and not named(
+            self.options.ignore
+        )
+
     def _outcome_for(self, shapes: dict[str, Shape]) -> BuildOutcome | None:
         key = tuple(sorted(shapes.items()))
+        if key not in self._by_shapes and len(self._by_shapes) >= MAX_SHAPES:
+            if "cap" not in self._data_notes:  # a folder of arrays of every size
+                self._data_notes.add("cap")
+                self.notes.append(
+                    f"KF601 checked for the first {MAX_SHAPES} distinct data shapes only: "
+                    "each one is a Keras build"
+                )
+            return None
         if key not in self._by_shapes:
             from kerasfix.model.patch import with_input_shape
 
@@ -185,7 +252,19 @@ class ArchitectureCheck:
         declared = {i.name: i.batch_shape for i in self.contract.inputs}
         cause = explain_break(outcome.broken, self._build.graph, outcome.input_shapes)
         fits = self._larger_fit(shapes, declared, cause.id)
-        return data_break_finding(outcome, self._build.graph, shapes, declared, fits)
+        edit_builds = None
+        if cause.edit is not None:
+            from kerasfix.model.patch import with_input_shape
+
+            config = self._architecture
+            assert config is not None
+            try:
+                for name, shape in shapes.items():
+                    config = with_input_shape(config, name, shape)
+                edit_builds = self._edit_builds(config, outcome, self._build.graph)
+            except ConfigError:
+                edit_builds = False
+        return data_break_finding(outcome, self._build.graph, shapes, declared, fits, edit_builds)
 
     def _larger_fit(
         self, shapes: dict[str, Shape], declared: dict[str, Shape], cause: str

@@ -270,7 +270,7 @@ def apply_plan(
     outcome = RepairOutcome(plan, manifest, notes=notes)
     checked_model = os.path.join(plan.out_dir, plan.model_output) if model_entry else model_path
     outcome.verification, outcome.failed_claims = verify(plan, checked_model, options)
-    if model_entry is not None and not model_entry["check"]["same_outputs"]:
+    if model_entry is not None and model_entry["check"].get("same_outputs") is False:
         # The weights did not carry over: the patched model is not the user's model.
         outcome.failed_claims.append({"path": plan.model_output, "key": None, "code": "outputs"})
     if model_entry is not None and not model_entry["check"].get("trains", True):
@@ -489,7 +489,7 @@ def _write_edited(
         if not check.get("builds"):  # nothing worth keeping was written
             raise WriteError(f"the edited model does not build: {check.get('error')}")
         sha_out = sha256_file(tmp)
-    check["same_outputs"] = True  # the edit changes the computation; no comparison applies
+    check["same_outputs"] = None  # the edit changes what it computes: nothing to compare
     return _model_entry(plan, model_path, sha_out, actions, check)
 
 

@@ -452,7 +452,9 @@ def model_patches(
         )
         # New rows are untrained: the ids they serve start from noise.
         return [RepairAction(**{**asdict(grow), "applicability": Applicability.UNSAFE.value})]
-    if finding.code in ("KF601", "KF602") and isinstance(finding.details.get("edit"), dict):
+    if finding.code in ("KF601", "KF602", "KF215") and isinstance(
+        finding.details.get("edit"), dict
+    ):
         edit = finding.details["edit"]
         # It changes what the model computes: only with --unsafe-fixes.
         return [
@@ -621,11 +623,13 @@ def plan_repair(
             continue
         for finding in result.findings:
             patches = model_patches(finding, None, contract, diagnose_options)
-            if patches:
-                for patch in patches:
-                    allowed = patch.applicability == "safe" or options.unsafe_fixes
-                    entry = (result.path, None, patch)
-                    (plan.model_actions if allowed else plan.model_skipped).append(entry)
+            if not patches:
+                # The model's own findings no edit fixes are said, with what is plausible.
+                plan.unfixable.append((result.path, None, finding))
+            for patch in patches:
+                allowed = patch.applicability == "safe" or options.unsafe_fixes
+                entry = (result.path, None, patch)
+                (plan.model_actions if allowed else plan.model_skipped).append(entry)
     edits = [a for _, _, a in plan.model_actions if a.action == "edit_architecture"]
     if edits and len(edits) != len(plan.model_actions):
         raise UsageError(

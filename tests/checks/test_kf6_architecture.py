@@ -195,7 +195,12 @@ def test_keras_raises_the_stored_text_for_every_broken_fixture() -> None:
                 else:
                     model = keras.saving.load_model(path, compile=False)
                 for name in case["data"]:
-                    model.predict(np.load(folder / name)["x"][:2], verbose=0)
+                    if name.endswith(".jsonl"):
+                        rows = (folder / name).read_text().splitlines()[:2]
+                        x = np.array([json.loads(r)["x"] for r in rows], dtype="float32")
+                    else:
+                        x = np.load(folder / name)["x"][:2]
+                    model.predict(x, verbose=0)
             except Exception as exc:  # what a user sees
                 raised = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
         expected = case["keras_error"]
@@ -311,3 +316,102 @@ def test_explain_with_the_model_puts_the_confirmed_inner_break_first() -> None:
     matches = json.loads(outcome.stdout)["matches"]
     assert matches[0]["code"] == "KF601"
     assert matches[0]["confirmed"] == ["model.json"]
+
+
+# --- review findings (issue 13): edges outside the fixture catalogue -----------------------
+
+
+def test_data_shapes_no_trace_cannot_check_are_a_note_not_a_pass() -> None:
+    folder = FIXTURES / "KF601" / "break-data-images-too-small"
+    outcome = run_cli(
+        ["diagnose", "model.keras", "train.npz", "--no-trace"], expected_code=0, cwd=folder
+    )
+    assert "KF601 not checked for the data's shapes" in outcome.stdout
+    assert "(--no-trace)" in outcome.stdout
+    assert outcome.stdout.rstrip().endswith("(1 note above).")
+
+
+def test_a_run_that_does_not_select_kf601_builds_nothing() -> None:
+    folder = FIXTURES / "KF601" / "positive"
+    outcome = run_cli(["diagnose", "model.json", "--select", "KF1", "--format", "json"], cwd=folder)
+    report = json.loads(outcome.stdout)
+    assert report["results"] == []
+    assert not any("Keras" in note for note in report["notes"])
+
+
+def test_a_break_no_single_edit_fixes_is_listed_as_not_repaired(tmp_path: Path) -> None:
+    folder = FIXTURES / "KF601" / "break-flatten-of-any-size"
+    outcome = run_cli(
+        ["repair", "model.json", "--out", str(tmp_path / "out"), "--unsafe-fixes"],
+        expected_code=1,
+        cwd=folder,
+    )
+    assert "not repaired" in outcome.stdout
+    assert "model.json KF601 layer-chain-break" in outcome.stdout
+    manifest = json.loads((tmp_path / "out" / "kerasfix-repair.json").read_text())
+    assert [e["code"] for e in manifest["not_repaired"]] == ["KF601"]
+
+
+def test_an_edit_that_moves_the_break_to_a_later_layer_is_a_candidate_only(
+    tmp_path: Path,
+) -> None:
+    """padding='same' on the first convolution that goes below zero, where the pooling after it
+    then breaks: Keras is asked before the edit is offered."""
+    import shutil
+
+    folder = tmp_path / "case"
+    shutil.copytree(FIXTURES / "KF601" / "break-data-images-too-small", folder)
+    x = np.random.default_rng(0).random((4, 5, 5, 3), dtype=np.float32)
+    np.savez(folder / "train.npz", x=x, y=np.zeros(4, dtype=np.int32))
+    outcome = run_cli(
+        ["diagnose", "model.keras", "train.npz", "--format", "json"], expected_code=1, cwd=folder
+    )
+    (finding,) = [f for r in json.loads(outcome.stdout)["results"] for f in r["findings"]]
+    assert finding["code"] == "KF601"
+    assert "edit" not in finding["details"]
+    assert "alone breaks a later layer" in finding["fix"]
+    assert any("padding='same'" in c for c in finding["details"]["candidates"])
+
+
+def test_an_architecture_repaired_on_class_id_labels_trains_with_a_fitting_loss(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    folder = tmp_path / "case"
+    shutil.copytree(FIXTURES / "KF601" / "break-conv2d-without-channel", folder)
+    rng = np.random.default_rng(0)
+    np.savez(
+        folder / "train.npz",
+        x=rng.random((8, 28, 28), dtype=np.float32),
+        y=rng.integers(0, 10, 8).astype(np.int32),
+    )
+    run_cli(
+        ["repair", "model.json", "train.npz", "--out", str(tmp_path / "out"), "--unsafe-fixes"],
+        cwd=folder,
+    )
+    check = json.loads((tmp_path / "out" / "kerasfix-repair.json").read_text())["model_patch"][
+        "check"
+    ]
+    assert check["maps_data"] is True and check["trains"] is True, check
+
+
+def test_explain_reads_flattened_one_hot_labels_as_kf213() -> None:
+    text = (
+        "InvalidArgumentError: logits and labels must have the same first dimension, got "
+        "logits shape [32,3] and labels shape [96]"
+    )
+    assert [m.code for m in explain_text(text)][:2] == ["KF213", "KF215"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Input 0 of layer [1m"lstm_1"[0m is incompatible with the layer: expected ndim=3, '
+        "found ndim=2.",
+        'Input 0 of layer \\x1b[1m"lstm_1"\\x1b[0m is incompatible with the layer: expected '
+        "ndim=3, found ndim=2.",
+    ],
+)
+def test_explain_reads_texts_whose_escapes_a_paste_mangled(text: str) -> None:
+    assert explain_text(text)[0].code == "KF601"

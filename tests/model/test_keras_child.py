@@ -148,8 +148,11 @@ def test_under_an_address_space_limit_diagnose_ends_with_its_report_not_a_signal
         text=True,
         timeout=300,
     )
-    assert done.returncode in (0, 1, 2), done
     assert "Traceback" not in done.stderr
-    if done.returncode == 0:
+    # Either Keras answered (the break is found) or it could not, and the report says so.
+    if done.returncode == 1:
+        assert "KF601 error  layer-chain-break" in done.stdout
+    else:
+        assert done.returncode == 0, done
         assert "Keras could not confirm that the architecture builds" in done.stdout
         assert "ulimit -v" in done.stdout or "address space" in done.stdout
