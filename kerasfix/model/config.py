@@ -602,11 +602,18 @@ def _output_spec(layer: _Layer, by_name: dict[str, _Layer]) -> OutputSpec:
         )
         if layer.parents and layer.parents[0] in by_name:
             source = by_name[layer.parents[0]]
-    units = source.config.get("units")
+    inner = source.config.get("layer") if source.class_name == "TimeDistributed" else None
+    wrapped = _dict(inner.get("config")) if isinstance(inner, dict) else None
+    if wrapped is not None and isinstance(inner, dict) and inner.get("class_name") == "Dense":
+        # TimeDistributed(Dense): the Dense's units, on every step (a per-step head).
+        units = wrapped.get("units")
+        activation = activation or _activation_name(wrapped.get("activation"))
+    else:
+        units = source.config.get("units")
     units = units if isinstance(units, int) and not isinstance(units, bool) else None
     shape: Shape | None = None
     build_input = _shape((source.raw.get("build_config") or {}).get("input_shape"))
-    if units is not None and build_input and source.class_name == "Dense":
+    if units is not None and build_input and (source.class_name == "Dense" or wrapped is not None):
         # Dense replaces the last axis with `units`; Keras states the input shape it was built on.
         shape = (*build_input[:-1], units)
     elif units is not None and build_input and source.class_name in RECURRENT_LAYERS:
