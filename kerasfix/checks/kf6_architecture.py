@@ -18,6 +18,7 @@ from typing import Any
 from kerasfix.checks.base import Check, ModelContext, Rule
 from kerasfix.findings import Applicability, Finding, Severity, Shape
 from kerasfix.model.architecture import BuildOutcome, LayerBreak, LayerNode
+from kerasfix.model.config import MODEL_CLASSES
 from kerasfix.model.contract import format_shape
 
 
@@ -306,6 +307,16 @@ FAMILY_SHAPE = {
 }
 
 
+def _first_inner_layer(graph: dict[str, LayerNode], model: str) -> LayerNode | None:
+    """The first layer inside nested model `model` that reads its input."""
+    for node in graph.values():
+        if not node.path or node.path[-1] != model or node.class_name == "InputLayer":
+            continue
+        if all(p not in graph or graph[p].class_name == "InputLayer" for p in node.parents):
+            return node
+    return None
+
+
 def _is_recurrent(node: LayerNode | None) -> bool:
     if node is None:
         return False
@@ -373,6 +384,13 @@ def explain_break(brk: LayerBreak, graph: dict[str, LayerNode], inputs: dict[str
     node = graph.get(brk.name) if brk.name else None
     family = _family(node, brk.class_name)
     needed = _needed_ndim(brk, family)
+    if family is None and node is not None and node.class_name in MODEL_CLASSES:
+        # A nested model that cannot take what the outer layer gives: what it needs is what
+        # its first layer reads.
+        first = _first_inner_layer(graph, node.name)
+        if first is not None:
+            family = _family(first, first.class_name)
+            needed = NEEDED_NDIM.get(family) if family else None
     received = brk.received[0] if brk.received else None
     got = len(received) if received is not None else None
     before = _upstream(graph, brk.name)

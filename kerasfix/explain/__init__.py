@@ -139,6 +139,19 @@ def _classify(pattern: Pattern, values: dict[str, Any]) -> list[tuple[str, str, 
         if not code:
             return []
         results = [(code, cause, c)]
+        layer = str(values.get("layer") or "")
+        if values.get("named") and layer and not MODEL_NAMES.fullmatch(layer):
+            # Keras 3 checks a model's own inputs with "Invalid input shape"; a named model
+            # input spec of another layer is a model nested inside, fed by the layer before.
+            results = [
+                (
+                    "KF601",
+                    f"'{layer}' is a model nested inside another: the layer before it gives "
+                    f"{values.get('found')} where it takes {values.get('expected')}",
+                    c,
+                ),
+                (code, f"or the data, if '{layer}' is the model itself: {cause}", c * 0.7),
+            ]
         expected = values.get("expected", [])
         if code == "KF107" and len(expected) - (0 if expected[:1] == [None] else -1) == 2:
             # One axis per sample: features, or the token length of an Embedding input.

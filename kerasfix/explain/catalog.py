@@ -61,9 +61,10 @@ CATALOGUE: tuple[Pattern, ...] = (
     ),
     Pattern(
         "input-spec-shape",
+        r"(?:Input \d+ (?P<named>with name '[^']*' )?of layer [\"']?(?P<layer>[\w/.-]+)[\"']? )?"
         rf"is incompatible with the layer: expected shape=(?P<expected>{SHAPE}), "
         rf"found shape=(?P<found>{SHAPE})",
-        "tf.keras 2.x",
+        "tf.keras 2.x, Keras 3 (a nested model)",
         'ValueError: Input 0 of layer "sequential" is incompatible with the layer: expected '
         "shape=(None, 28, 28, 1), found shape=(None, 784)",
         classify="input",
